@@ -1,0 +1,22 @@
+//! tkc-library's schema, as an ordered list of reversible migrations that run unchanged on SQLite
+//! and PostgreSQL. Never edit a migration that has shipped: add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_users;
+mod m20261121_000002_create_posts;
+mod m20261121_000003_create_items;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users::Migration),
+            Box::new(m20261121_000002_create_posts::Migration),
+            Box::new(m20261121_000003_create_items::Migration),
+        ]
+    }
+}

@@ -1,0 +1,3 @@
+//! Identity: password hashing (and, with sessions, who is asking).
+
+pub mod password;

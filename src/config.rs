@@ -1,0 +1,263 @@
+//! Typed configuration, read once from the environment (and `.env`). `.env.example` is the
+//! reference for every setting. Secrets (the password in `DATABASE_URL`) are never printed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::StartupError;
+
+/// The default database: an SQLite file in the working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tkc_library.db";
+
+/// Which kind of deployment this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Every setting of the server.
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://path` or `postgres://user:password@host:port/db`.
+    pub database_url: String,
+    /// `HOST`: the address to listen on.
+    pub host: String,
+    /// `PORT`: the port to listen on (0 picks a free one).
+    pub port: u16,
+    /// `APP_ENV`: `development` or `production`.
+    pub app_env: AppEnv,
+    /// `AUTO_MIGRATE`: run pending migrations at start-up.
+    pub auto_migrate: bool,
+    /// `SEED_DEMO`: write the demo data at start-up when the database has no users.
+    pub seed_demo: bool,
+    /// `DATABASE_MAX_CONNECTIONS`: the size of the connection pool.
+    pub database_max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECS`: how long a request waits for a pooled connection.
+    pub database_acquire_timeout: Duration,
+    /// Not a setting: keep the text of recent SQL statements for tests to inspect.
+    pub record_statements: bool,
+}
+
+impl Config {
+    /// Reads `.env` (if present) and then the process environment.
+    pub fn from_env() -> Result<Self, StartupError> {
+        // A missing .env is normal; a malformed one is worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(StartupError::new(".env", e.to_string())),
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of settings (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, StartupError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(StartupError::new(
+                    "APP_ENV",
+                    format!("`{other}` is not one of: development, production"),
+                ));
+            }
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(StartupError::new(
+                "DATABASE_URL",
+                format!(
+                    "`{}` has an unsupported scheme; use sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DB",
+                    redact_url(&database_url)
+                ),
+            ));
+        }
+
+        let port = match get("PORT") {
+            None => 8000,
+            Some(v) => v.parse::<u16>().map_err(|_| {
+                StartupError::new("PORT", format!("`{v}` is not a port number (0-65535)"))
+            })?,
+        };
+
+        let seed_default = app_env == AppEnv::Development;
+        let seed_demo = parse_bool(get("SEED_DEMO"), "SEED_DEMO", seed_default)?;
+        if seed_demo && app_env == AppEnv::Production {
+            return Err(StartupError::new(
+                "SEED_DEMO",
+                "demo data (with its well-known passwords) is never written in production",
+            ));
+        }
+
+        Ok(Self {
+            database_url,
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            app_env,
+            auto_migrate: parse_bool(get("AUTO_MIGRATE"), "AUTO_MIGRATE", true)?,
+            seed_demo,
+            database_max_connections: parse_number(
+                get("DATABASE_MAX_CONNECTIONS"),
+                "DATABASE_MAX_CONNECTIONS",
+                10,
+                1..=1000,
+            )?,
+            database_acquire_timeout: Duration::from_secs(parse_number(
+                get("DATABASE_ACQUIRE_TIMEOUT_SECS"),
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                5,
+                1..=300,
+            )?),
+            record_statements: false,
+        })
+    }
+
+    /// `DATABASE_URL` with any password replaced by `***`, fit for logs and error messages.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+
+    /// Whether the database is SQLite (as opposed to PostgreSQL).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url_redacted())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("app_env", &self.app_env)
+            .field("auto_migrate", &self.auto_migrate)
+            .field("seed_demo", &self.seed_demo)
+            .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .finish()
+    }
+}
+
+fn parse_bool(
+    value: Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, StartupError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(StartupError::new(
+            name,
+            format!("`{other}` is not a boolean (true or false)"),
+        )),
+    }
+}
+
+fn parse_number<T>(
+    value: Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, StartupError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(v) = value else { return Ok(default) };
+    match v.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(StartupError::new(
+            name,
+            format!(
+                "`{v}` is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// Hides the password of a URL such as `postgres://user:secret@host/db`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, StartupError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost_8000_in_development() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8000));
+        assert_eq!(c.app_env, AppEnv::Development);
+        assert!(c.auto_migrate && c.seed_demo);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().setting, "PORT");
+        assert_eq!(config(&[("PORT", "70000")]).unwrap_err().setting, "PORT");
+        assert_eq!(
+            config(&[("APP_ENV", "staging")]).unwrap_err().setting,
+            "APP_ENV"
+        );
+        assert_eq!(
+            config(&[("AUTO_MIGRATE", "maybe")]).unwrap_err().setting,
+            "AUTO_MIGRATE"
+        );
+        let err = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
+        assert_eq!(err.setting, "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn production_never_seeds_demo_accounts() {
+        let c = config(&[("APP_ENV", "production")]).unwrap();
+        assert!(!c.seed_demo);
+        let err = config(&[("APP_ENV", "production"), ("SEED_DEMO", "true")]).unwrap_err();
+        assert_eq!(err.setting, "SEED_DEMO");
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            redact_url("postgres://postgres:s3cret@localhost:5521/tkc_library"),
+            "postgres://postgres:***@localhost:5521/tkc_library"
+        );
+        assert_eq!(
+            redact_url("sqlite://tkc_library.db"),
+            "sqlite://tkc_library.db"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Reading users.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+};
+
+use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use crate::entity::users::{self, Column, Entity as Users};
+
+impl Keyed for users::Model {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// One user by id.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<users::Model>, DbErr> {
+    Users::find_by_id(id).one(db).await
+}
+
+/// One user by username, in any case (usernames are unique case-insensitively).
+pub async fn by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    Users::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col((Users, Column::Username))))
+                .eq(username.trim().to_lowercase()),
+        )
+        .one(db)
+        .await
+}
+
+/// Many users by id, in one query.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, users::Model>, DbErr> {
+    let rows = Users::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+}
+
+/// All users, oldest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    page: &PageRequest,
+) -> Result<Page<users::Model>, DbErr> {
+    page::fetch(
+        db,
+        Users::find(),
+        Column::CreatedAt,
+        Column::Id,
+        Order::Asc,
+        page,
+    )
+    .await
+}
+
+/// How many users there are.
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    Users::find().count(db).await
+}

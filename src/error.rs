@@ -1,0 +1,153 @@
+//! The one error type of the application. Resolvers and domain functions return it; the GraphQL
+//! layer turns it into `extensions.code` in one place (`graphql::errors`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// Result with [`AppError`] as the default error.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while serving a request, classified once.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid session.
+    #[error("you must be signed in to do this")]
+    Unauthenticated,
+    /// Signed in, but not allowed.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// A mutation named something that does not exist.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The client sent a value we refuse; `field` names the argument or input field.
+    #[error("{message}")]
+    BadInput {
+        field: Option<String>,
+        message: String,
+    },
+    /// A unique value is already taken.
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    /// Too many attempts; try again later.
+    #[error("too many requests, try again later")]
+    RateLimited,
+    /// The database cannot be reached right now.
+    #[error("the service is temporarily unavailable, try again shortly")]
+    Unavailable,
+    /// A bug or an unexpected failure: logged in full, answered opaquely.
+    #[error("internal server error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// A `BAD_USER_INPUT` error about one field.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// Any unexpected failure, kept for the log.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The stable `extensions.code` clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::BadInput { .. } => "BAD_USER_INPUT",
+            Self::Conflict { .. } => "CONFLICT",
+            Self::RateLimited => "TOO_MANY_REQUESTS",
+            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The input field the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadInput { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl AppError {
+    /// The database errors that mean something to a client; `None` for the rest (bugs).
+    fn from_db(err: &DbErr) -> Option<Self> {
+        if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            return Some(Self::Conflict {
+                field: None,
+                message: "that value is already taken".into(),
+            });
+        }
+        if is_unavailable(err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Some(Self::Unavailable);
+        }
+        None
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        Self::from_db(&err).unwrap_or_else(|| Self::Internal(Box::new(err)))
+    }
+}
+
+/// Batch loaders share one error among every caller of the batch.
+impl From<Arc<DbErr>> for AppError {
+    fn from(err: Arc<DbErr>) -> Self {
+        Self::from_db(&err).unwrap_or_else(|| Self::Internal(Box::new(err)))
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than "the query is wrong".
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// A configuration or start-up failure: one line naming the setting at fault.
+#[derive(Debug)]
+pub struct StartupError {
+    /// The setting (or the step) that failed, e.g. `PORT` or `DATABASE_URL`.
+    pub setting: &'static str,
+    /// What is wrong with it, without secrets.
+    pub message: String,
+}
+
+impl StartupError {
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for StartupError {}

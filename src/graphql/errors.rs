@@ -1,0 +1,109 @@
+//! Every error leaves the server with an `extensions.code`, decided here and nowhere else:
+//! parse and validation failures get theirs as they happen, resolver errors are read from their
+//! [`AppError`] source, and anything unexpected is logged and answered opaquely.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
+
+use crate::error::AppError;
+
+/// The extension that sets `extensions.code` (and `extensions.field`) on every error.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            classify(error);
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .collect()
+        })
+    }
+}
+
+fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    extensions(&mut error).set("code", code);
+    error
+}
+
+fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
+    error.extensions.get_or_insert_with(Default::default)
+}
+
+/// Gives `error` its code; replaces the message of anything that is not meant for clients.
+fn classify(error: &mut ServerError) {
+    if error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some())
+    {
+        return;
+    }
+    match error.source::<AppError>() {
+        Some(AppError::Internal(inner)) => {
+            tracing::error!(error = %inner, debug = ?inner, path = ?error.path, "internal error");
+            let code = "INTERNAL_SERVER_ERROR";
+            error.message = "internal server error".into();
+            extensions(error).set("code", code);
+        }
+        Some(app) => {
+            let (code, field) = (app.code(), app.field().map(str::to_owned));
+            let ext = extensions(error);
+            ext.set("code", code);
+            if let Some(field) = field {
+                ext.set("field", field);
+            }
+        }
+        None if error.source.is_some() => {
+            // An error type that was never classified: a bug; say nothing of it to the client.
+            tracing::error!(message = %error.message, path = ?error.path, "unclassified error");
+            error.message = "internal server error".into();
+            extensions(error).set("code", "INTERNAL_SERVER_ERROR");
+        }
+        None => {
+            // async-graphql's own errors without a source are about the request itself, such as
+            // an argument value that does not fit its type.
+            extensions(error).set("code", "BAD_USER_INPUT");
+        }
+    }
+}

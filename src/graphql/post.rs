@@ -1,0 +1,90 @@
+//! Posts in GraphQL: `Post`, `post`, `posts`.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::connection::{Total, connection, page_request};
+use super::context::{ContextExt, parse_id};
+use super::user::User;
+use crate::domain::posts;
+use crate::entity::posts::Model;
+use crate::error::AppError;
+
+/// Something a user wrote for the community.
+pub struct Post(pub Model);
+
+#[Object]
+impl Post {
+    /// The post's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The headline.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The text.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// When the post was written (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the post was last changed (UTC).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// Who wrote it.
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let author = ctx.loaders()?.user(self.0.author_id).await?;
+        // The foreign key makes a missing author impossible; if it happens, it is a bug.
+        let author = author.ok_or_else(|| {
+            AppError::internal(format!(
+                "post {} has no author {}",
+                self.0.id, self.0.author_id
+            ))
+        })?;
+        Ok(User(author))
+    }
+}
+
+connection!(PostConnection, PostEdge, Post, "posts", "A post");
+
+#[derive(Default)]
+pub struct PostQuery;
+
+#[Object]
+impl PostQuery {
+    /// One post by id; null when there is none.
+    async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {
+        let id = parse_id("id", &id)?;
+        Ok(posts::get(ctx.db()?, id).await?.map(Post))
+    }
+
+    /// Every post, newest first.
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Only the posts of this user.")] author_id: Option<ID>,
+    ) -> async_graphql::Result<PostConnection> {
+        let request = page_request(Some(first), after)?;
+        let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
+        let page = posts::list(ctx.db()?, author_id, &request).await?;
+        Ok(PostConnection::new(
+            page,
+            &request,
+            Total::Posts { author_id },
+            Post,
+        ))
+    }
+}

@@ -1,0 +1,126 @@
+//! Users in GraphQL: `User`, `Role`, `user`, `userByUsername`, `users`. A `User` is built from a
+//! row but shows only what is public: the password hash has no field to leak through.
+
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::connection::{Total, connection, page_request};
+use super::context::{ContextExt, parse_id};
+use super::post::{Post, PostConnection};
+use crate::domain::users;
+use crate::entity::users::{Model, Role as DbRole};
+
+/// What a user may do.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Borrows items and writes posts.
+    Borrower,
+    /// Also runs the catalogue and manages users.
+    Admin,
+}
+
+impl From<DbRole> for Role {
+    fn from(role: DbRole) -> Self {
+        match role {
+            DbRole::Borrower => Self::Borrower,
+            DbRole::Admin => Self::Admin,
+        }
+    }
+}
+
+/// A member of the library.
+pub struct User(pub Model);
+
+#[Object]
+impl User {
+    /// The user's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The unique name the user signs in with.
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    /// What the user may do.
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+
+    /// The file name of the user's picture.
+    async fn image_file(&self) -> &str {
+        &self.0.image_file
+    }
+
+    /// When the user joined (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The user's posts, newest first.
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<PostConnection> {
+        let request = page_request(Some(first), after)?;
+        let page = ctx.loaders()?.posts_of(self.0.id, request).await?;
+        Ok(PostConnection::new(
+            page,
+            &request,
+            Total::AuthorPosts {
+                author_id: self.0.id,
+            },
+            Post,
+        ))
+    }
+
+    /// How many posts the user has written.
+    async fn post_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let n = ctx.loaders()?.post_count(self.0.id).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+connection!(UserConnection, UserEdge, User, "users", "A user");
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// One user by id; null when there is none.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let id = parse_id("id", &id)?;
+        Ok(users::get(ctx.db()?, id).await?.map(User))
+    }
+
+    /// One user by username, in any case; null when there is none.
+    async fn user_by_username(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
+        Ok(users::by_username(ctx.db()?, &username).await?.map(User))
+    }
+
+    /// Every user, oldest first.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many users to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "Return the users after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<UserConnection> {
+        let request = page_request(Some(first), after)?;
+        let page = users::list(ctx.db()?, &request).await?;
+        // Their posts' `author` fields will ask for these very users: hand them over now.
+        ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
+        Ok(UserConnection::new(page, &request, Total::Users, User))
+    }
+}

@@ -1,0 +1,25 @@
+//! tkc-library: the GraphQL API of a small lending library. Start reading here; each module says
+//! what it is for.
+
+/// Identity: password hashing.
+pub mod auth;
+/// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`.
+pub mod cli;
+/// Typed settings from the environment and `.env`.
+pub mod config;
+/// The connection pool and the statement counter.
+pub mod db;
+/// Business rules as plain functions over a database connection.
+pub mod domain;
+/// SeaORM entities: the rows of each table.
+pub mod entity;
+/// The one error type, and start-up errors.
+pub mod error;
+/// The GraphQL schema, its error codes and batch loaders.
+pub mod graphql;
+/// The HTTP router and handlers.
+pub mod http;
+/// Building and running the server.
+pub mod startup;
+/// Logging.
+pub mod telemetry;

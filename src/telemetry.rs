@@ -1,0 +1,23 @@
+//! Logging: a tracing subscriber filtered by `RUST_LOG` (default `info`).
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::error::StartupError;
+
+/// Installs the global subscriber, writing to standard error.
+pub fn init() -> Result<(), StartupError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).map_err(|e| {
+            StartupError::new("RUST_LOG", format!("`{v}` is not a log filter: {e}"))
+        })?,
+        _ => EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| StartupError::new("RUST_LOG", e.to_string()))
+}
