@@ -53,6 +53,26 @@ impl Loaders {
             .await;
     }
 
+    /// Loads many users in one batch, ahead of the fields that will ask for them one by one.
+    pub async fn prefetch_users(&self, ids: &[i64]) -> Result<(), AppError> {
+        self.users.load_many(ids.iter().copied()).await?;
+        Ok(())
+    }
+
+    /// Loads many users' post counts in one batch.
+    pub async fn prefetch_post_counts(&self, ids: &[i64]) -> Result<(), AppError> {
+        self.post_counts.load_many(ids.iter().copied()).await?;
+        Ok(())
+    }
+
+    /// Loads the same page of posts for many users in one batch.
+    pub async fn prefetch_posts_of(&self, ids: &[i64], page: PageRequest) -> Result<(), AppError> {
+        self.author_posts
+            .load_many(ids.iter().map(|&id| (id, page)))
+            .await?;
+        Ok(())
+    }
+
     /// How many posts a user has written.
     pub async fn post_count(&self, author_id: i64) -> Result<u64, AppError> {
         Ok(self

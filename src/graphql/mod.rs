@@ -7,6 +7,7 @@ mod errors;
 mod item;
 pub mod loaders;
 mod post;
+mod prefetch;
 mod user;
 
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, SDLExportOptions, Schema};

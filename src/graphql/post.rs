@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{Total, connection, page_request};
 use super::context::{ContextExt, parse_id};
+use super::prefetch;
 use super::user::User;
 use crate::domain::posts;
 use crate::entity::posts::Model;
@@ -80,6 +81,8 @@ impl PostQuery {
         let request = page_request(Some(first), after)?;
         let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
         let page = posts::list(ctx.db()?, author_id, &request).await?;
+        let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
+        prefetch::for_posts(ctx, &authors).await?;
         Ok(PostConnection::new(
             page,
             &request,

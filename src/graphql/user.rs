@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::connection::{Total, connection, page_request};
 use super::context::{ContextExt, parse_id};
 use super::post::{Post, PostConnection};
+use super::prefetch;
 use crate::domain::users;
 use crate::entity::users::{Model, Role as DbRole};
 
@@ -69,6 +70,8 @@ impl User {
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(Some(first), after)?;
         let page = ctx.loaders()?.posts_of(self.0.id, request).await?;
+        let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
+        prefetch::for_posts(ctx, &authors).await?;
         Ok(PostConnection::new(
             page,
             &request,
@@ -121,6 +124,9 @@ impl UserQuery {
         let page = users::list(ctx.db()?, &request).await?;
         // Their posts' `author` fields will ask for these very users: hand them over now.
         ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
+        let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        prefetch::for_users(ctx, &node, &ids).await?;
         Ok(UserConnection::new(page, &request, Total::Users, User))
     }
 }

@@ -2,32 +2,74 @@
 //! not change anything). Each request gets its own batch loaders.
 
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use async_graphql::{BatchRequest, Variables};
+use async_graphql_axum::GraphQLResponse;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 use super::AppState;
 use crate::graphql::loaders::Loaders;
 
+/// POST: a JSON body (`Content-Type: application/json`, else 415), one operation or a batch.
 pub async fn post_handler(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Response {
-    if !is_json(&headers) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /graphql takes a body of Content-Type: application/json",
-        )
-            .into_response();
-    }
-    let request = request.into_inner().data(Loaders::new(state.db.clone()));
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => return (rejection.status(), rejection.body_text()).into_response(),
+    };
+    let request = request.data(Loaders::new(state.db.clone()));
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 
-pub async fn get_handler(State(state): State<AppState>, request: GraphQLRequest) -> Response {
-    let request = request.into_inner();
+/// The parameters of a GraphQL GET, named as the GraphQL-over-HTTP specification names them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// GET: `?query=…&operationName=…&variables=<JSON>`; a mutation is refused with 405.
+pub async fn get_handler(
+    State(state): State<AppState>,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return (StatusCode::BAD_REQUEST, "malformed query string").into_response();
+    };
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "the `query` parameter is missing").into_response();
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        None => {}
+        Some(Ok(value)) => request = request.variables(Variables::from_json(value)),
+        Some(Err(_)) => {
+            return (StatusCode::BAD_REQUEST, "`variables` is not valid JSON").into_response();
+        }
+    }
+    match params.extensions.as_deref().map(serde_json::from_str) {
+        None => {}
+        Some(Ok(extensions)) => request.extensions = extensions,
+        Some(Err(_)) => {
+            return (StatusCode::BAD_REQUEST, "`extensions` is not valid JSON").into_response();
+        }
+    }
     if is_mutation(&request) {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -38,14 +80,6 @@ pub async fn get_handler(State(state): State<AppState>, request: GraphQLRequest)
     }
     let request = request.data(Loaders::new(state.db.clone()));
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Whether the operation the request would run is a mutation. A document that does not parse is

@@ -1,0 +1,338 @@
+//! `TestApp`: a server started exactly as in production (on port 0) over its own database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+};
+use serde_json::{Value, json};
+use tkc_library::config::Config;
+use tkc_library::db::StatementMeter;
+use tkc_library::entity::{items, posts, users};
+use tkc_library::startup::Application;
+use tokio::sync::OnceCell;
+
+/// Test databases older than this are leftovers of killed runs, swept at start.
+const LEFTOVER_AGE: Duration = Duration::from_secs(2 * 3600);
+const PREFIX: &str = "tkc_t_";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Direct database access, for arranging data and checking what was written.
+    pub db: DatabaseConnection,
+    pub statements: Arc<StatementMeter>,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    /// A server on a fresh, migrated, empty database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// The same, with settings changed by `configure` first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let database = TestDatabase::create().await;
+        let mut config = test_config(&database.url);
+        configure(&mut config);
+        let app = Application::build(&config).await.expect("the app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db().clone();
+        let statements = app.statements();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+            statements,
+            _database: database,
+        }
+    }
+
+    /// POSTs a GraphQL operation and returns the JSON body (asserting HTTP 200).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Like [`graphql`](Self::graphql), but returns `data`, failing on any error.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Like [`query`](Self::query), also returning how many SQL statements the server ran.
+    pub async fn query_counting(&self, query: &str, variables: Value) -> (Value, u64) {
+        let before = self.statements.count();
+        let data = self.query(query, variables).await;
+        (data, self.statements.count() - before)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    // Direct database access, for arranging data (no mutations exist to do it through the API).
+
+    pub async fn insert_user(&self, username: &str, created_at: DateTime<Utc>) -> i64 {
+        users::Entity::insert(users::ActiveModel {
+            id: NotSet,
+            username: Set(username.to_owned()),
+            email: Set(format!("{username}@example.org")),
+            password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$x$y".to_owned()),
+            role: Set(users::Role::Borrower),
+            image_file: Set("default.jpg".to_owned()),
+            created_at: Set(created_at),
+        })
+        .exec(&self.db)
+        .await
+        .expect("insert user")
+        .last_insert_id
+    }
+
+    pub async fn insert_items(&self, rows: impl IntoIterator<Item = (String, DateTime<Utc>)>) {
+        let models: Vec<_> = rows
+            .into_iter()
+            .map(|(name, created_at)| items::ActiveModel {
+                id: NotSet,
+                name: Set(name),
+                description: Set(None),
+                created_at: Set(created_at),
+            })
+            .collect();
+        for chunk in models.chunks(200) {
+            items::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&self.db)
+                .await
+                .expect("insert items");
+        }
+    }
+
+    pub async fn insert_posts(&self, rows: impl IntoIterator<Item = (i64, String, DateTime<Utc>)>) {
+        let models: Vec<_> = rows
+            .into_iter()
+            .map(|(author_id, title, at)| posts::ActiveModel {
+                id: NotSet,
+                title: Set(title),
+                body: Set("body".to_owned()),
+                created_at: Set(at),
+                updated_at: Set(at),
+                author_id: Set(author_id),
+            })
+            .collect();
+        for chunk in models.chunks(200) {
+            posts::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&self.db)
+                .await
+                .expect("insert posts");
+        }
+    }
+
+    /// The names of the application's tables that exist now.
+    pub async fn tables(&self) -> Vec<String> {
+        table_names(&self.db).await
+    }
+}
+
+pub async fn table_names(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name IN ('users', 'posts', 'items') \
+             ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('users', 'posts', 'items') ORDER BY 1"
+        }
+    };
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("list tables")
+    .iter()
+    .map(|row| row.try_get::<String>("", "name").expect("a name"))
+    .collect()
+}
+
+/// A fixed point in time, plus `seconds`: test data has exact, repeatable timestamps.
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_760_000_000 + seconds, 0).expect("a valid time")
+}
+
+/// The configuration tests run with: a free port, no demo data, statements recorded.
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.to_owned()),
+        "PORT" => Some("0".to_owned()),
+        "SEED_DEMO" => Some("false".to_owned()),
+        _ => None,
+    })
+    .expect("test configuration");
+    config.record_statements = true;
+    config
+}
+
+/// The error codes of a GraphQL response, in order.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether this run is on PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database of one's own: an SQLite file in a temporary folder, or a PostgreSQL database
+/// created for the test and dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        match postgres_url() {
+            None => {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Some(admin_url) => {
+                static SWEPT: OnceCell<()> = OnceCell::const_new();
+                SWEPT.get_or_init(|| sweep_leftovers(&admin_url)).await;
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let secs = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let name = format!(
+                    "{PREFIX}{secs}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL answers");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                Self {
+                    url: with_database(&admin_url, &name),
+                    _dir: None,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async: use a runtime of our own on a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(drop_database(&admin_url, &name));
+        })
+        .join();
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    if let Ok(admin) = Database::connect(admin_url).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+        admin.close().await.ok();
+    }
+}
+
+async fn sweep_leftovers(admin_url: &str) {
+    let Ok(admin) = Database::connect(admin_url).await else {
+        return;
+    };
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"),
+        ))
+        .await
+        .unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let created: u64 = name
+            .trim_start_matches(PREFIX)
+            .split('_')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(now);
+        if now.saturating_sub(created) > LEFTOVER_AGE.as_secs() {
+            drop_database(admin_url, &name).await;
+        }
+    }
+    admin.close().await.ok();
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{name}{query}")
+}

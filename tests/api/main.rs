@@ -1,0 +1,14 @@
+//! The integration suite: one binary, every test against the real HTTP router and a real, fresh
+//! database (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod batching;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod http;
+mod migrations;
+mod pagination;
+mod queries;
+mod schema;
