@@ -3,7 +3,10 @@
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
+use crate::auth::password::{Password, Passwords};
 use crate::config::{AppEnv, Config};
+use crate::domain::{accounts, validate};
+use crate::entity::users::Role;
 use crate::error::StartupError;
 use crate::startup::Application;
 use crate::{db, domain, graphql, telemetry};
@@ -29,6 +32,25 @@ pub enum Command {
     PrintSchema,
     /// Write the demo data (skipping what exists); refused in production.
     SeedDemo,
+    /// Create an account, e.g. the first admin. The password is read from a prompt, or from
+    /// standard input with --password-stdin.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Borrower)]
+        role: RoleArg,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum RoleArg {
+    Borrower,
+    Admin,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]
@@ -69,6 +91,16 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             migrate(&config, action).await?;
             Ok(())
         }
+        Command::CreateUser {
+            username,
+            email,
+            role,
+            password_stdin,
+        } => {
+            let config = Config::from_env()?;
+            telemetry::init()?;
+            create_user(&config, &username, &email, role, password_stdin).await
+        }
         Command::SeedDemo => {
             let config = Config::from_env()?;
             telemetry::init()?;
@@ -83,15 +115,82 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if config.auto_migrate {
                 Migrator::up(&db, None).await?;
             }
-            let seeded = domain::demo::seed(&db)
-                .await
-                .map_err(|e| format!("{e:?}"))?;
+            let passwords = Passwords::new(config.password_hash_concurrency).await?;
+            let seeded = domain::demo::seed(&db, &passwords).await?;
             println!(
                 "added {} users, {} items, {} posts (demo accounts: admin/admin, borrower/borrower)",
                 seeded.users, seeded.items, seeded.posts
             );
             Ok(())
         }
+    }
+}
+
+async fn create_user(
+    config: &Config,
+    username: &str,
+    email: &str,
+    role: RoleArg,
+    password_stdin: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let username = validate::username("username", username).map_err(explain)?;
+    let email = validate::email("email", email).map_err(explain)?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password(format!("Password for {username}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        first
+    };
+    let password = Password::validated("password", password).map_err(explain)?;
+
+    let (db, _) = db::connect(config).await?;
+    if config.auto_migrate {
+        Migrator::up(&db, None).await?;
+    }
+    let passwords = Passwords::new(config.password_hash_concurrency).await?;
+    let password_hash = passwords.hash(password).await?;
+    let role = match role {
+        RoleArg::Borrower => Role::Borrower,
+        RoleArg::Admin => Role::Admin,
+    };
+    let txn = domain::begin_write(&db).await?;
+    let user = accounts::create(
+        &txn,
+        accounts::NewAccount {
+            username,
+            email,
+            password_hash,
+            role,
+        },
+    )
+    .await
+    .map_err(explain)?;
+    txn.commit().await?;
+    println!(
+        "created user {} (id {}, role {})",
+        user.username,
+        user.id,
+        match user.role {
+            Role::Borrower => "borrower",
+            Role::Admin => "admin",
+        }
+    );
+    Ok(())
+}
+
+/// An application error as one line for the operator: the field it is about, and for an internal
+/// error its cause (the operator is not a remote client).
+fn explain(e: crate::error::AppError) -> String {
+    match (&e, e.field()) {
+        (crate::error::AppError::Internal(inner), _) => inner.to_string(),
+        (_, Some(field)) => format!("{field}: {e}"),
+        (_, None) => e.to_string(),
     }
 }
 

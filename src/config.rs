@@ -35,8 +35,52 @@ pub struct Config {
     pub database_max_connections: u32,
     /// `DATABASE_ACQUIRE_TIMEOUT_SECS`: how long a request waits for a pooled connection.
     pub database_acquire_timeout: Duration,
+    /// `SECRET_KEY`: signs the session cookie (at least 64 bytes; required in production).
+    pub secret_key: SecretKey,
+    /// `COOKIE_SECURE`: mark the session cookie `Secure` (and name it `__Host-tkc_session`).
+    pub cookie_secure: bool,
+    /// `SESSION_TTL`: a session's absolute lifetime (the cookie's Max-Age).
+    pub session_ttl: Duration,
+    /// `SESSION_IDLE_TTL`: a session unused for this long ends.
+    pub session_idle_ttl: Duration,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`: failed logins for one account before it is throttled.
+    pub login_max_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_CLIENT`: failed logins from one client address before it is throttled.
+    pub login_max_failures_per_client: u32,
+    /// `LOGIN_FAILURE_WINDOW`: how long a failed login counts.
+    pub login_failure_window: Duration,
+    /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations at once (each takes 19 MiB).
+    pub password_hash_concurrency: usize,
     /// Not a setting: keep the text of recent SQL statements for tests to inspect.
     pub record_statements: bool,
+}
+
+/// The development-only signing key, used when `SECRET_KEY` is unset outside production. It is
+/// public (it is in the source), so production refuses it.
+pub const DEVELOPMENT_SECRET_KEY: &str =
+    "tkc-library development key: public, never use it in production; set SECRET_KEY instead";
+
+/// Keys that are published somewhere and so protect nothing.
+const KNOWN_SECRET_KEYS: &[&str] = &[
+    DEVELOPMENT_SECRET_KEY,
+    "change-me-to-64-random-bytes-for-example-with-openssl-rand-base64-64",
+];
+
+/// The session-signing key. Never printed.
+#[derive(Clone)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// The key's bytes (at least 64).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
 }
 
 impl Config {
@@ -100,7 +144,65 @@ impl Config {
             ));
         }
 
+        let production = app_env == AppEnv::Production;
+        let secret_key = match get("SECRET_KEY") {
+            Some(key) if KNOWN_SECRET_KEYS.contains(&key.as_str()) && production => {
+                return Err(StartupError::new(
+                    "SECRET_KEY",
+                    "is a published example key; generate one with: openssl rand -base64 64",
+                ));
+            }
+            Some(key) if key.len() < 64 => {
+                return Err(StartupError::new(
+                    "SECRET_KEY",
+                    format!(
+                        "is {} bytes long; it must be at least 64 (openssl rand -base64 64)",
+                        key.len()
+                    ),
+                ));
+            }
+            Some(key) => SecretKey(key),
+            None if production => {
+                return Err(StartupError::new(
+                    "SECRET_KEY",
+                    "is required in production (generate one with: openssl rand -base64 64)",
+                ));
+            }
+            None => SecretKey(DEVELOPMENT_SECRET_KEY.to_owned()),
+        };
+        let session_ttl = parse_duration(get("SESSION_TTL"), "SESSION_TTL", 14 * DAY)?;
+        let session_idle_ttl =
+            parse_duration(get("SESSION_IDLE_TTL"), "SESSION_IDLE_TTL", 24 * HOUR)?;
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+
         Ok(Self {
+            secret_key,
+            cookie_secure: parse_bool(get("COOKIE_SECURE"), "COOKIE_SECURE", production)?,
+            session_ttl,
+            session_idle_ttl,
+            login_max_failures_per_account: parse_number(
+                get("LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                5,
+                1..=1_000_000,
+            )?,
+            login_max_failures_per_client: parse_number(
+                get("LOGIN_MAX_FAILURES_PER_CLIENT"),
+                "LOGIN_MAX_FAILURES_PER_CLIENT",
+                100,
+                1..=1_000_000,
+            )?,
+            login_failure_window: parse_duration(
+                get("LOGIN_FAILURE_WINDOW"),
+                "LOGIN_FAILURE_WINDOW",
+                15 * MINUTE,
+            )?,
+            password_hash_concurrency: parse_number(
+                get("PASSWORD_HASH_CONCURRENCY"),
+                "PASSWORD_HASH_CONCURRENCY",
+                cpus,
+                1..=1024,
+            )?,
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -145,7 +247,12 @@ impl fmt::Debug for Config {
             .field("seed_demo", &self.seed_demo)
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
-            .finish()
+            .field("secret_key", &self.secret_key)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_ttl", &self.session_ttl)
+            .field("session_idle_ttl", &self.session_idle_ttl)
+            .field("login_failure_window", &self.login_failure_window)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,6 +291,37 @@ where
                 range.start(),
                 range.end()
             ),
+        )),
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A duration such as `90s`, `15m`, `24h`, `14d`, or a plain number of seconds.
+fn parse_duration(
+    value: Option<String>,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, StartupError> {
+    let Some(v) = value else { return Ok(default) };
+    let (number, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v.as_str(), "s"),
+    };
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && seconds > 0 => Ok(Duration::from_secs(n.saturating_mul(seconds))),
+        _ => Err(StartupError::new(
+            name,
+            format!("`{v}` is not a duration such as 90s, 15m, 24h or 14d"),
         )),
     }
 }
@@ -244,10 +382,61 @@ mod tests {
 
     #[test]
     fn production_never_seeds_demo_accounts() {
-        let c = config(&[("APP_ENV", "production")]).unwrap();
+        let key = "k".repeat(64);
+        let c = config(&[("APP_ENV", "production"), ("SECRET_KEY", &key)]).unwrap();
         assert!(!c.seed_demo);
         let err = config(&[("APP_ENV", "production"), ("SEED_DEMO", "true")]).unwrap_err();
         assert_eq!(err.setting, "SEED_DEMO");
+    }
+
+    #[test]
+    fn production_demands_a_strong_secret_key() {
+        let strong = "k".repeat(64);
+        let prod = |key: Option<&str>| {
+            let mut pairs = vec![("APP_ENV", "production")];
+            if let Some(k) = key {
+                pairs.push(("SECRET_KEY", k));
+            }
+            config(&pairs)
+        };
+        assert_eq!(prod(None).unwrap_err().setting, "SECRET_KEY");
+        assert_eq!(prod(Some("short")).unwrap_err().setting, "SECRET_KEY");
+        assert_eq!(
+            prod(Some(DEVELOPMENT_SECRET_KEY)).unwrap_err().setting,
+            "SECRET_KEY"
+        );
+        let c = prod(Some(&strong)).unwrap();
+        assert!(
+            c.cookie_secure,
+            "cookies are Secure in production by default"
+        );
+        assert!(
+            !format!("{c:?}").contains(&strong),
+            "the key is never printed"
+        );
+        // Development works without a key, and never with a short one.
+        assert!(!config(&[]).unwrap().cookie_secure);
+        assert_eq!(
+            config(&[("SECRET_KEY", "short")]).unwrap_err().setting,
+            "SECRET_KEY"
+        );
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let c = config(&[("SESSION_TTL", "2h"), ("SESSION_IDLE_TTL", "90")]).unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(7200));
+        assert_eq!(c.session_idle_ttl, Duration::from_secs(90));
+        assert_eq!(
+            config(&[]).unwrap().session_ttl,
+            Duration::from_secs(14 * 86_400)
+        );
+        for bad in ["0", "2 weeks", "h", "-1d"] {
+            assert_eq!(
+                config(&[("SESSION_TTL", bad)]).unwrap_err().setting,
+                "SESSION_TTL"
+            );
+        }
     }
 
     #[test]

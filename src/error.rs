@@ -15,6 +15,9 @@ pub enum AppError {
     /// No valid session.
     #[error("you must be signed in to do this")]
     Unauthenticated,
+    /// A login with a wrong username or password (the same answer for both).
+    #[error("invalid username or password")]
+    InvalidCredentials,
     /// Signed in, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
@@ -61,7 +64,7 @@ impl AppError {
     /// The stable `extensions.code` clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::InvalidCredentials => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::BadInput { .. } => "BAD_USER_INPUT",

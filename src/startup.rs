@@ -6,11 +6,14 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::auth::password::Passwords;
+use crate::auth::session::SessionCookies;
 use crate::config::Config;
 use crate::db::{self, StatementMeter};
-use crate::domain::demo;
+use crate::domain::{demo, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
+use crate::graphql::context::AuthServices;
 use crate::http::{self, AppState};
 
 /// A server that is bound and ready to run.
@@ -23,6 +26,9 @@ impl Application {
     /// Connects to the database, migrates and seeds as configured, and binds the listener.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let (db, statements) = db::connect(config).await?;
+        let passwords = Passwords::new(config.password_hash_concurrency)
+            .await
+            .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
 
         if config.auto_migrate {
             Migrator::up(&db, None)
@@ -30,7 +36,7 @@ impl Application {
                 .map_err(|e| StartupError::new("AUTO_MIGRATE", format!("migrating failed: {e}")))?;
         }
         if config.seed_demo {
-            seed_if_empty(&db).await?;
+            seed_if_empty(&db, &passwords).await?;
         }
 
         let address = format!("{}:{}", config.host, config.port);
@@ -38,12 +44,29 @@ impl Application {
             StartupError::new("HOST/PORT", format!("cannot listen on {address}: {e}"))
         })?;
 
-        let schema = graphql::build(Some(db.clone()));
+        let auth = AuthServices {
+            passwords,
+            cookies: SessionCookies::new(config),
+            lifetimes: sessions::Lifetimes {
+                absolute: config.session_ttl,
+                idle: config.session_idle_ttl,
+            },
+            limits: throttle::Limits {
+                per_account: config.login_max_failures_per_account,
+                per_client: config.login_max_failures_per_client,
+                window: config.login_failure_window,
+            },
+        };
+        let schema = graphql::build(Some(graphql::Services {
+            db: db.clone(),
+            auth: auth.clone(),
+        }));
         Ok(Self {
             listener,
             state: AppState {
                 db,
                 schema,
+                auth,
                 statements,
             },
         })
@@ -67,7 +90,8 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let router = http::router(self.state.clone());
-        axum::serve(self.listener, router)
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         self.state.db.close().await.ok();
@@ -75,12 +99,12 @@ impl Application {
     }
 }
 
-async fn seed_if_empty(db: &DatabaseConnection) -> Result<(), StartupError> {
+async fn seed_if_empty(db: &DatabaseConnection, passwords: &Passwords) -> Result<(), StartupError> {
     let fail = |e: crate::error::AppError| StartupError::new("SEED_DEMO", format!("{e:?}"));
     if demo::has_users(db).await.map_err(fail)? {
         return Ok(());
     }
-    let seeded = demo::seed(db).await.map_err(fail)?;
+    let seeded = demo::seed(db, passwords).await.map_err(fail)?;
     tracing::info!(
         users = seeded.users,
         items = seeded.items,

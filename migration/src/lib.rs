@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_users;
 mod m20261121_000002_create_posts;
 mod m20261121_000003_create_items;
+mod m20261121_000004_create_sessions;
+mod m20261121_000005_create_login_failures;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_users::Migration),
             Box::new(m20261121_000002_create_posts::Migration),
             Box::new(m20261121_000003_create_items::Migration),
+            Box::new(m20261121_000004_create_sessions::Migration),
+            Box::new(m20261121_000005_create_login_failures::Migration),
         ]
     }
 }

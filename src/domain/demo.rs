@@ -9,7 +9,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::auth::password;
+use crate::auth::password::{Password, Passwords, random_hex};
 use crate::entity::users::Role;
 use crate::entity::{items, posts, users};
 use crate::error::AppError;
@@ -110,15 +110,15 @@ const POSTS: &[(&str, &str)] = &[
 ];
 
 /// Writes the demo data, skipping every user and item that already exists; in one transaction.
-pub async fn seed(db: &impl TransactionTrait) -> Result<Seeded, AppError> {
+pub async fn seed(db: &impl TransactionTrait, passwords: &Passwords) -> Result<Seeded, AppError> {
     // Hash before the transaction: argon2 is slow on purpose, and a write lock should not wait on it.
     let mut hashes = Vec::with_capacity(USERS.len());
     for (_, pass, _) in USERS {
         let pass = match pass {
-            Some(p) => (*p).to_owned(),
-            None => random_password(),
+            Some(p) => Password::new(*p),
+            None => Password::new(random_hex(24)),
         };
-        hashes.push(password::hash(pass).await?);
+        hashes.push(passwords.hash(pass).await?);
     }
 
     let txn = db.begin().await?;
@@ -207,11 +207,4 @@ where
         .count(db)
         .await?;
     Ok(found > 0)
-}
-
-fn random_password() -> String {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut bytes = [0u8; 24];
-    OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

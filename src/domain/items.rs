@@ -1,10 +1,15 @@
 //! The catalogue: reading items.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, Select};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    Order, PaginatorTrait, QueryFilter, Select,
+};
 
 use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::validate;
 use crate::entity::items::{self, Column, Entity as Items};
+use crate::error::AppError;
 
 impl Keyed for items::Model {
     fn cursor(&self) -> Cursor {
@@ -65,6 +70,67 @@ fn contains_pattern(term: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// The longest item name.
+pub const NAME_MAX: usize = 200;
+/// The longest item description.
+pub const DESCRIPTION_MAX: usize = 10_000;
+
+/// Adds an item to the catalogue.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    description: Option<&str>,
+) -> Result<items::Model, AppError> {
+    let row = items::ActiveModel {
+        name: Set(validate::text("name", name, NAME_MAX)?),
+        description: Set(validate::optional_text(
+            "description",
+            description,
+            DESCRIPTION_MAX,
+        )?),
+        created_at: Set(super::now()),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Changes an item: `None` keeps a field; a `description` of `Some(None)` removes it.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    id: i64,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+) -> Result<items::Model, AppError> {
+    let item = Items::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound { what: "item" })?;
+    let mut row = item.clone().into_active_model();
+    if let Some(name) = name {
+        row.name = Set(validate::text("name", name, NAME_MAX)?);
+    }
+    if let Some(description) = description {
+        row.description = Set(validate::optional_text(
+            "description",
+            description,
+            DESCRIPTION_MAX,
+        )?);
+    }
+    if !row.is_changed() {
+        return Ok(item);
+    }
+    Ok(row.update(db).await?)
+}
+
+/// Removes an item from the catalogue.
+pub async fn delete(db: &impl ConnectionTrait, id: i64) -> Result<(), AppError> {
+    let result = Items::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::NotFound { what: "item" });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, WindowStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::validate;
+use crate::auth::Viewer;
 use crate::entity::posts::{self, Column, Entity as Posts};
+use crate::error::AppError;
 
 impl Keyed for posts::Model {
     fn cursor(&self) -> Cursor {
@@ -130,4 +133,75 @@ pub async fn page_by_author(
         by_author.entry(row.author_id).or_default().push(row);
     }
     Ok(by_author)
+}
+
+/// The longest post title.
+pub const TITLE_MAX: usize = 100;
+/// The longest post body.
+pub const BODY_MAX: usize = 20_000;
+
+/// Publishes a post by `viewer`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    title: &str,
+    body: &str,
+) -> Result<posts::Model, AppError> {
+    let now = super::now();
+    let row = posts::ActiveModel {
+        title: Set(validate::text("title", title, TITLE_MAX)?),
+        body: Set(validate::text("body", body, BODY_MAX)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+        author_id: Set(viewer.user.id),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Changes a post; only its author or an admin may. `None` keeps a field.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i64,
+    title: Option<&str>,
+    body: Option<&str>,
+) -> Result<posts::Model, AppError> {
+    let post = editable(db, viewer, id).await?;
+    let mut row = post.clone().into_active_model();
+    if let Some(title) = title {
+        row.title = Set(validate::text("title", title, TITLE_MAX)?);
+    }
+    if let Some(body) = body {
+        row.body = Set(validate::text("body", body, BODY_MAX)?);
+    }
+    if !row.is_changed() {
+        return Ok(post);
+    }
+    row.updated_at = Set(super::now());
+    Ok(row.update(db).await?)
+}
+
+/// Deletes a post; only its author or an admin may.
+pub async fn delete(db: &impl ConnectionTrait, viewer: &Viewer, id: i64) -> Result<(), AppError> {
+    editable(db, viewer, id).await?;
+    Posts::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// The post, if `viewer` may change it: `NOT_FOUND` when there is none, `FORBIDDEN` when it is
+/// someone else's and the viewer is not an admin.
+async fn editable(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<posts::Model, AppError> {
+    let post = Posts::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound { what: "post" })?;
+    if post.author_id != viewer.user.id && !viewer.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(post)
 }

@@ -2,5 +2,7 @@
 //! Business rules live in `domain/`; these are rows and relations only.
 
 pub mod items;
+pub mod login_failures;
 pub mod posts;
+pub mod sessions;
 pub mod users;

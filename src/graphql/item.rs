@@ -1,11 +1,13 @@
 //! The catalogue in GraphQL: `Item`, `item`, `items`.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Total, connection, page_request};
 use super::context::{ContextExt, parse_id};
-use crate::domain::items;
+use super::roles::requiresRole;
+use super::user::Role;
+use crate::domain::{self, items};
 use crate::entity::items::Model;
 
 /// Something the library lends: a book, a tool, a game.
@@ -67,5 +69,72 @@ impl ItemQuery {
             Total::Items { search },
             Item,
         ))
+    }
+}
+
+/// A new item.
+#[derive(InputObject)]
+pub struct CreateItemInput {
+    /// 1 to 200 characters.
+    pub name: String,
+    /// Up to 10,000 characters; blank means none.
+    pub description: Option<String>,
+}
+
+/// Changes to an item: leave a field out to keep it.
+#[derive(InputObject)]
+pub struct UpdateItemInput {
+    /// 1 to 200 characters.
+    pub name: Option<String>,
+    /// Up to 10,000 characters; null or blank removes it.
+    pub description: MaybeUndefined<String>,
+}
+
+#[derive(Default)]
+pub struct ItemMutation;
+
+#[Object]
+impl ItemMutation {
+    /// Adds an item to the catalogue.
+    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    async fn create_item(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateItemInput,
+    ) -> async_graphql::Result<Item> {
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let item = items::create(&txn, &input.name, input.description.as_deref()).await?;
+        txn.commit().await?;
+        Ok(Item(item))
+    }
+
+    /// Changes an item.
+    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    async fn update_item(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateItemInput,
+    ) -> async_graphql::Result<Item> {
+        let id = parse_id("id", &id)?;
+        let description = match &input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(d) => Some(Some(d.as_str())),
+        };
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let item = items::update(&txn, id, input.name.as_deref(), description).await?;
+        txn.commit().await?;
+        Ok(Item(item))
+    }
+
+    /// Removes an item from the catalogue; returns its id.
+    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let item_id = parse_id("id", &id)?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        items::delete(&txn, item_id).await?;
+        txn.commit().await?;
+        Ok(id)
     }
 }

@@ -1,13 +1,13 @@
 //! Posts in GraphQL: `Post`, `post`, `posts`.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Total, connection, page_request};
 use super::context::{ContextExt, parse_id};
 use super::prefetch;
 use super::user::User;
-use crate::domain::posts;
+use crate::domain::{self, posts};
 use crate::entity::posts::Model;
 use crate::error::AppError;
 
@@ -51,7 +51,7 @@ impl Post {
                 self.0.id, self.0.author_id
             ))
         })?;
-        Ok(User(author))
+        Ok(User::new(author))
     }
 }
 
@@ -89,5 +89,74 @@ impl PostQuery {
             Total::Posts { author_id },
             Post,
         ))
+    }
+}
+
+/// A new post.
+#[derive(InputObject)]
+pub struct CreatePostInput {
+    /// 1 to 100 characters.
+    pub title: String,
+    /// 1 to 20,000 characters.
+    pub body: String,
+}
+
+/// Changes to a post: leave a field out to keep it.
+#[derive(InputObject)]
+pub struct UpdatePostInput {
+    /// 1 to 100 characters.
+    pub title: Option<String>,
+    /// 1 to 20,000 characters.
+    pub body: Option<String>,
+}
+
+#[derive(Default)]
+pub struct PostMutation;
+
+#[Object]
+impl PostMutation {
+    /// Publishes a post by the signed-in user.
+    async fn create_post(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePostInput,
+    ) -> async_graphql::Result<Post> {
+        let viewer = ctx.require_user()?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let post = posts::create(&txn, viewer, &input.title, &input.body).await?;
+        txn.commit().await?;
+        Ok(Post(post))
+    }
+
+    /// Changes a post: its author or an admin only.
+    async fn update_post(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdatePostInput,
+    ) -> async_graphql::Result<Post> {
+        let viewer = ctx.require_user()?;
+        let id = parse_id("id", &id)?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let post = posts::update(
+            &txn,
+            viewer,
+            id,
+            input.title.as_deref(),
+            input.body.as_deref(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Post(post))
+    }
+
+    /// Deletes a post: its author or an admin only; returns its id.
+    async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.require_user()?;
+        let post_id = parse_id("id", &id)?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        posts::delete(&txn, viewer, post_id).await?;
+        txn.commit().await?;
+        Ok(id)
     }
 }

@@ -8,7 +8,8 @@ use super::connection::{Total, connection, page_request};
 use super::context::{ContextExt, parse_id};
 use super::post::{Post, PostConnection};
 use super::prefetch;
-use crate::domain::users;
+use super::roles::requiresRole;
+use crate::domain::{self, accounts, users};
 use crate::entity::users::{Model, Role as DbRole};
 
 /// What a user may do.
@@ -18,6 +19,26 @@ pub enum Role {
     Borrower,
     /// Also runs the catalogue and manages users.
     Admin,
+}
+
+impl Role {
+    /// The role named as in the SDL (`ADMIN`).
+    pub fn from_sdl(name: &str) -> Option<Self> {
+        match name {
+            "BORROWER" => Some(Self::Borrower),
+            "ADMIN" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl From<Role> for DbRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Borrower => Self::Borrower,
+            Role::Admin => Self::Admin,
+        }
+    }
 }
 
 impl From<DbRole> for Role {
@@ -30,33 +51,65 @@ impl From<DbRole> for Role {
 }
 
 /// A member of the library.
-pub struct User(pub Model);
+pub struct User {
+    row: Model,
+    /// The request has just signed in as this user (`register`, `login`): private fields show,
+    /// although the request began anonymous.
+    signed_in: bool,
+}
+
+impl User {
+    pub fn new(row: Model) -> Self {
+        Self {
+            row,
+            signed_in: false,
+        }
+    }
+
+    /// The user this request has just signed in as.
+    pub fn signed_in(row: Model) -> Self {
+        Self {
+            row,
+            signed_in: true,
+        }
+    }
+}
 
 #[Object]
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// The unique name the user signs in with.
     async fn username(&self) -> &str {
-        &self.0.username
+        &self.row.username
+    }
+
+    /// The user's email address: shown to the user and to admins, null for anyone else.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let visible = self.signed_in
+            || ctx
+                .identity()
+                .viewer()
+                .is_some_and(|v| v.user.id == self.row.id || v.is_admin());
+        visible.then_some(self.row.email.as_str())
     }
 
     /// What the user may do.
     async fn role(&self) -> Role {
-        self.0.role.into()
+        self.row.role.into()
     }
 
     /// The file name of the user's picture.
     async fn image_file(&self) -> &str {
-        &self.0.image_file
+        &self.row.image_file
     }
 
     /// When the user joined (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     /// The user's posts, newest first.
@@ -69,14 +122,14 @@ impl User {
         >,
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(Some(first), after)?;
-        let page = ctx.loaders()?.posts_of(self.0.id, request).await?;
+        let page = ctx.loaders()?.posts_of(self.row.id, request).await?;
         let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
         prefetch::for_posts(ctx, &authors).await?;
         Ok(PostConnection::new(
             page,
             &request,
             Total::AuthorPosts {
-                author_id: self.0.id,
+                author_id: self.row.id,
             },
             Post,
         ))
@@ -84,7 +137,7 @@ impl User {
 
     /// How many posts the user has written.
     async fn post_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let n = ctx.loaders()?.post_count(self.0.id).await?;
+        let n = ctx.loaders()?.post_count(self.row.id).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -99,7 +152,7 @@ impl UserQuery {
     /// One user by id; null when there is none.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = parse_id("id", &id)?;
-        Ok(users::get(ctx.db()?, id).await?.map(User))
+        Ok(users::get(ctx.db()?, id).await?.map(User::new))
     }
 
     /// One user by username, in any case; null when there is none.
@@ -108,7 +161,9 @@ impl UserQuery {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
-        Ok(users::by_username(ctx.db()?, &username).await?.map(User))
+        Ok(users::by_username(ctx.db()?, &username)
+            .await?
+            .map(User::new))
     }
 
     /// Every user, oldest first.
@@ -127,6 +182,38 @@ impl UserQuery {
         let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch::for_users(ctx, &node, &ids).await?;
-        Ok(UserConnection::new(page, &request, Total::Users, User))
+        Ok(UserConnection::new(page, &request, Total::Users, User::new))
+    }
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Gives a user another role; it applies from their next request. The last admin cannot be
+    /// demoted (`CONFLICT`).
+    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: Role,
+    ) -> async_graphql::Result<User> {
+        let user_id = parse_id("userId", &user_id)?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let user = accounts::set_role(&txn, user_id, role.into()).await?;
+        txn.commit().await?;
+        Ok(User::new(user))
+    }
+
+    /// Deletes a user with their posts and sessions. The last admin cannot be deleted (`CONFLICT`).
+    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let user_id = parse_id("id", &id)?;
+        let txn = domain::begin_write(ctx.db()?).await?;
+        accounts::delete(&txn, user_id).await?;
+        txn.commit().await?;
+        Ok(id)
     }
 }

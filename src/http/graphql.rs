@@ -12,18 +12,46 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
+use super::identity::RequestIdentity;
 use crate::graphql::loaders::Loaders;
+
+/// Attaches what a request's resolvers need: its loaders and who is asking.
+fn prepare<R: WithData>(request: R, state: &AppState, who: RequestIdentity) -> R {
+    request
+        .with(Loaders::new(state.db.clone()))
+        .with(who.identity)
+        .with(who.cookies)
+        .with(who.client_ip)
+}
+
+/// `data` on a single request or a batch alike.
+trait WithData: Sized {
+    fn with<D: std::any::Any + Clone + Send + Sync>(self, data: D) -> Self;
+}
+
+impl WithData for async_graphql::Request {
+    fn with<D: std::any::Any + Clone + Send + Sync>(self, data: D) -> Self {
+        self.data(data)
+    }
+}
+
+impl WithData for BatchRequest {
+    fn with<D: std::any::Any + Clone + Send + Sync>(self, data: D) -> Self {
+        self.data(data)
+    }
+}
 
 /// POST: a JSON body (`Content-Type: application/json`, else 415), one operation or a batch.
 pub async fn post_handler(
     State(state): State<AppState>,
+    who: RequestIdentity,
     body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Response {
     let request = match body {
         Ok(Json(request)) => request,
         Err(rejection) => return (rejection.status(), rejection.body_text()).into_response(),
     };
-    let request = request.data(Loaders::new(state.db.clone()));
+    let request = prepare(request, &state, who);
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 
@@ -40,6 +68,7 @@ pub struct GetParams {
 /// GET: `?query=…&operationName=…&variables=<JSON>`; a mutation is refused with 405.
 pub async fn get_handler(
     State(state): State<AppState>,
+    who: RequestIdentity,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(params)) = params else {
@@ -78,7 +107,7 @@ pub async fn get_handler(
         )
             .into_response();
     }
-    let request = request.data(Loaders::new(state.db.clone()));
+    let request = prepare(request, &state, who);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 

@@ -1,7 +1,8 @@
-//! The HTTP surface: the router and its handlers.
+//! The HTTP surface: the router, its layers and handlers.
 
 mod graphql;
 mod health;
+mod identity;
 mod playground;
 
 use std::sync::Arc;
@@ -9,15 +10,18 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use tower_cookies::CookieManagerLayer;
 
 use crate::db::StatementMeter;
 use crate::graphql::AppSchema;
+use crate::graphql::context::AuthServices;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
+    pub auth: AuthServices,
     pub statements: Arc<StatementMeter>,
 }
 
@@ -32,5 +36,6 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(playground::page))
         .route("/playground", get(playground::page))
         .route("/playground/playground.js", get(playground::script))
+        .layer(CookieManagerLayer::new())
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! The `tkc-library` binary: its commands and how it fails on bad settings.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 use crate::helpers::{TestDatabase, table_names};
 
@@ -30,7 +31,7 @@ async fn migrate_up_down_status_and_fresh_work() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         stdout(&out).matches("Pending").count(),
-        3,
+        5,
         "{}",
         stdout(&out)
     );
@@ -39,7 +40,7 @@ async fn migrate_up_down_status_and_fresh_work() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         stdout(&out).matches("Applied").count(),
-        3,
+        5,
         "{}",
         stdout(&out)
     );
@@ -47,15 +48,15 @@ async fn migrate_up_down_status_and_fresh_work() {
     let out = tkc(&db.url, &["migrate", "down"], &[]);
     assert!(out.status.success(), "{out:?}");
     let status = stdout(&out);
-    assert_eq!(status.matches("Applied").count(), 2, "{status}");
+    assert_eq!(status.matches("Applied").count(), 4, "{status}");
     assert!(
-        status.contains("Pending  m20261121_000003_create_items"),
+        status.contains("Pending  m20261121_000005_create_login_failures"),
         "{status}"
     );
 
     let out = tkc(&db.url, &["migrate", "fresh"], &[]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(stdout(&out).matches("Applied").count(), 3);
+    assert_eq!(stdout(&out).matches("Applied").count(), 5);
 
     let conn = sea_orm::Database::connect(&db.url).await.unwrap();
     assert_eq!(table_names(&conn).await, ["items", "posts", "users"]);
@@ -125,6 +126,18 @@ async fn bad_settings_stop_start_up_with_one_line_naming_the_setting() {
             "DATABASE_URL",
         ),
         (&[("RUST_LOG", "info,[")], "RUST_LOG"),
+        (&[("APP_ENV", "production")], "SECRET_KEY"),
+        (
+            &[("APP_ENV", "production"), ("SECRET_KEY", "too-short")],
+            "SECRET_KEY",
+        ),
+        (
+            &[
+                ("APP_ENV", "production"),
+                ("SECRET_KEY", tkc_library::config::DEVELOPMENT_SECRET_KEY),
+            ],
+            "SECRET_KEY",
+        ),
     ];
     for (env, setting) in cases {
         let out = tkc(&db.url, &["serve"], env);
@@ -140,4 +153,93 @@ async fn bad_settings_stop_start_up_with_one_line_naming_the_setting() {
             "{stderr}"
         );
     }
+}
+
+#[tokio::test]
+async fn create_user_makes_an_admin_who_can_sign_in() {
+    let db = TestDatabase::create().await;
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tkc-library"))
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .env("DATABASE_URL", &db.url)
+            .env("APP_ENV", "development")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let args = [
+        "create-user",
+        "--username",
+        "chief",
+        "--email",
+        "chief@x.org",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ];
+
+    let out = run(&args, "a long admin password\n");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).starts_with("created user chief"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut again_args = args;
+    again_args[4] = "other@x.org";
+    let again = run(&again_args, "a long admin password\n");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("username: that username is already taken"),
+        "{again:?}"
+    );
+    let weak = run(
+        &[
+            "create-user",
+            "--username",
+            "x2x",
+            "--email",
+            "x@x.org",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("password: must be at least 8"),
+        "{weak:?}"
+    );
+
+    let mut config = crate::helpers::test_config(&db.url);
+    config.auto_migrate = false;
+    let app = tkc_library::startup::Application::build(&config)
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = serde_json::json!({ "query": "mutation { login(username: \"chief\", password: \"a long admin password\") { role } }" });
+    let body: serde_json::Value = client
+        .post(format!("{address}/graphql"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["login"]["role"], "ADMIN", "{body}");
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use tkc_library::config::Config;
 use tkc_library::db::StatementMeter;
-use tkc_library::entity::{items, posts, users};
+use tkc_library::entity::{items, posts, sessions, users};
 use tkc_library::startup::Application;
 use tokio::sync::OnceCell;
 
@@ -89,7 +89,99 @@ impl TestApp {
             .expect("the server answers")
     }
 
-    // Direct database access, for arranging data (no mutations exist to do it through the API).
+    /// A client with an empty cookie jar of its own.
+    pub fn anonymous(&self) -> Actor {
+        Actor {
+            address: self.address.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("a client"),
+        }
+    }
+
+    /// A signed-in borrower (registered through the API) and its id.
+    pub async fn borrower(&self, username: &str) -> (Actor, i64) {
+        let actor = self.anonymous();
+        let data = actor
+            .query(
+                "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+                json!({ "input": {
+                    "username": username,
+                    "email": format!("{username}@example.org"),
+                    "password": PASSWORD,
+                } }),
+            )
+            .await;
+        let id = data["register"]["id"].as_str().unwrap().parse().unwrap();
+        (actor, id)
+    }
+
+    /// A signed-in admin: registered through the API, promoted in the database, signed in anew.
+    pub async fn admin(&self, username: &str) -> (Actor, i64) {
+        let (_, id) = self.borrower(username).await;
+        self.db
+            .execute_unprepared(&format!("UPDATE users SET role = 'admin' WHERE id = {id}"))
+            .await
+            .expect("promote");
+        (self.login(username, PASSWORD).await, id)
+    }
+
+    /// A new client signed in as `username`.
+    pub async fn login(&self, username: &str, password: &str) -> Actor {
+        let actor = self.anonymous();
+        actor
+            .query(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { id } }",
+                json!({ "u": username, "p": password }),
+            )
+            .await;
+        actor
+    }
+
+    /// How many rows `table` has.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("a number")
+    }
+
+    /// Every row of the application's tables, as text: to prove that nothing changed.
+    pub async fn snapshot(&self) -> String {
+        use sea_orm::QueryOrder;
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}",
+            users::Entity::find()
+                .order_by_asc(users::Column::Id)
+                .all(&self.db)
+                .await
+                .expect("users"),
+            posts::Entity::find()
+                .order_by_asc(posts::Column::Id)
+                .all(&self.db)
+                .await
+                .expect("posts"),
+            items::Entity::find()
+                .order_by_asc(items::Column::Id)
+                .all(&self.db)
+                .await
+                .expect("items"),
+            sessions::Entity::find()
+                .order_by_asc(sessions::Column::Id)
+                .all(&self.db)
+                .await
+                .expect("sessions"),
+        )
+    }
+
+    // Direct database access, for arranging data.
 
     pub async fn insert_user(&self, username: &str, created_at: DateTime<Utc>) -> i64 {
         users::Entity::insert(users::ActiveModel {
@@ -172,6 +264,51 @@ pub async fn table_names(db: &DatabaseConnection) -> Vec<String> {
     .iter()
     .map(|row| row.try_get::<String>("", "name").expect("a name"))
     .collect()
+}
+
+/// The password of the actors `borrower()` and `admin()` make.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A client of the API with its own cookie jar: it speaks only the public API.
+pub struct Actor {
+    pub address: String,
+    pub http: reqwest::Client,
+}
+
+impl Actor {
+    /// POSTs a GraphQL operation and returns the JSON body (asserting HTTP 200).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// `data`, failing on any error.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// The single error code of a response that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.graphql(query, variables).await;
+        let codes = error_codes(&body);
+        assert_eq!(codes.len(), 1, "expected one error: {body:#}");
+        codes[0].clone()
+    }
+
+    /// The signed-in user's username, or None.
+    pub async fn me(&self) -> Option<String> {
+        let data = self.query("{ me { username } }", json!({})).await;
+        data["me"]["username"].as_str().map(str::to_owned)
+    }
 }
 
 /// A fixed point in time, plus `seconds`: test data has exact, repeatable timestamps.

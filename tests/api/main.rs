@@ -2,6 +2,7 @@
 //! database (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod batching;
 mod cli;
 mod errors;
@@ -9,6 +10,9 @@ mod health;
 mod helpers;
 mod http;
 mod migrations;
+mod mutations;
 mod pagination;
 mod queries;
+mod roles;
 mod schema;
+mod throttle;

@@ -1,0 +1,112 @@
+//! Input rules shared by every mutation: values are trimmed, and empty or over-long ones are
+//! refused with a `BAD_USER_INPUT` naming the field.
+
+use crate::error::AppError;
+
+/// A required text: trimmed, 1 to `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AppError::bad_input(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {max} characters long"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional text: trimmed; blank means none.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, AppError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+/// A username: 3 to 64 letters, digits, `_`, `.` or `-`.
+pub fn username(field: &str, value: &str) -> Result<String, AppError> {
+    let value = value.trim();
+    let length = value.chars().count();
+    if !(3..=64).contains(&length) {
+        return Err(AppError::bad_input(
+            field,
+            "must be 3 to 64 characters long",
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(AppError::bad_input(
+            field,
+            "may contain only letters, digits, `_`, `.` and `-`",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An email address: trimmed, at most 120 characters, `local@domain.tld` without spaces.
+pub fn email(field: &str, value: &str) -> Result<String, AppError> {
+    let value = value.trim();
+    let invalid = || AppError::bad_input(field, "is not a valid email address");
+    if value.chars().count() > 120 {
+        return Err(AppError::bad_input(
+            field,
+            "must be at most 120 characters long",
+        ));
+    }
+    let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+    let well_formed = !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !well_formed {
+        return Err(invalid());
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_trimmed_and_bounded() {
+        assert_eq!(text("name", "  Dune ", 10).unwrap(), "Dune");
+        assert_eq!(text("name", "   ", 10).unwrap_err().field(), Some("name"));
+        assert!(text("name", &"é".repeat(10), 10).is_ok());
+        assert!(text("name", &"é".repeat(11), 10).is_err());
+        assert_eq!(optional_text("d", Some("  "), 10).unwrap(), None);
+    }
+
+    #[test]
+    fn usernames_and_emails() {
+        assert_eq!(username("u", " ada.l-1_ ").unwrap(), "ada.l-1_");
+        for bad in ["ab", "has space", "émile", &"x".repeat(65)] {
+            assert!(username("u", bad).is_err(), "{bad}");
+        }
+        assert!(email("e", "ada@example.org").is_ok());
+        for bad in [
+            "ada",
+            "ada@",
+            "@x.org",
+            "a@b",
+            "a b@x.org",
+            "a@x..org",
+            "a@@x.org",
+        ] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+}

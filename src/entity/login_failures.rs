@@ -1,0 +1,19 @@
+//! A row of `login_failures`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "login_failures")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// `user:<id>` for an existing account, `name:<login in lower case>` otherwise.
+    pub account_key: String,
+    pub client_ip: String,
+    pub failed_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

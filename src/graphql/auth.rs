@@ -1,0 +1,157 @@
+//! Signing up, in and out: `me`, `register`, `login`, `logout`, `changePassword`.
+
+use async_graphql::{Context, InputObject, Object};
+
+use super::context::ContextExt;
+use super::user::User;
+use crate::auth::password::Password;
+use crate::domain::{self, accounts, sessions, throttle, validate};
+use crate::entity::users::Role as DbRole;
+use crate::error::AppError;
+
+/// A new account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 3 to 64 letters, digits, `_`, `.` or `-`; unique in any case.
+    pub username: String,
+    /// A valid email address, at most 120 characters; unique in any case.
+    pub email: String,
+    /// 8 to 128 characters, any Unicode; never trimmed or truncated.
+    pub password: String,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user; null when anonymous.
+    async fn me(&self, ctx: &Context<'_>) -> Option<User> {
+        ctx.identity().viewer().map(|v| User::new(v.user.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates a borrower account and signs it in (sets the session cookie).
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<User> {
+        let username = validate::username("username", &input.username)?;
+        let email = validate::email("email", &input.email)?;
+        let password = Password::validated("password", input.password)?;
+        let auth = ctx.auth()?;
+        let password_hash = auth.passwords.hash(password).await?;
+
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let user = accounts::create(
+            &txn,
+            accounts::NewAccount {
+                username,
+                email,
+                password_hash,
+                role: DbRole::Borrower,
+            },
+        )
+        .await?;
+        let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
+        if let Some(old) = ctx.identity().viewer() {
+            sessions::end(&txn, old.session.id).await?;
+        }
+        txn.commit().await?;
+
+        auth.cookies.set(ctx.cookies()?, &token);
+        Ok(User::signed_in(user))
+    }
+
+    /// Signs in with a username or an email and a password (sets the session cookie). After too
+    /// many failures for the account or from the client, answers `TOO_MANY_REQUESTS` for a while.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username or the email address.")] username: String,
+        password: String,
+    ) -> async_graphql::Result<User> {
+        let auth = ctx.auth()?;
+        let db = ctx.db()?;
+        let user = accounts::find_for_login(db, &username).await?;
+        let key = throttle::account_key(user.as_ref().map(|u| u.id), &username);
+        throttle::check(db, auth.limits, &key, ctx.client_ip()).await?;
+
+        // An over-long password cannot match: refuse it before hashing, like a wrong one.
+        let plausible = password.chars().count() <= crate::auth::password::MAX_LENGTH;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let matches = plausible && auth.passwords.verify(Password::new(password), hash).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            throttle::record_failure(db, auth.limits, &key, ctx.client_ip()).await?;
+            return Err(AppError::InvalidCredentials.into());
+        };
+
+        let txn = domain::begin_write(db).await?;
+        let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
+        if let Some(old) = ctx.identity().viewer() {
+            sessions::end(&txn, old.session.id).await?;
+        }
+        sessions::purge_expired(&txn, auth.lifetimes).await?;
+        txn.commit().await?;
+
+        auth.cookies.set(ctx.cookies()?, &token);
+        Ok(User::signed_in(user))
+    }
+
+    /// Signs out: ends this session and clears the cookie. False when nobody was signed in.
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let auth = ctx.auth()?;
+        let ended = match ctx.identity().viewer() {
+            Some(viewer) => {
+                sessions::end(ctx.db()?, viewer.session.id).await?;
+                true
+            }
+            None => false,
+        };
+        auth.cookies.clear(ctx.cookies()?);
+        Ok(ended)
+    }
+
+    /// Changes the signed-in user's password and ends their other sessions.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        let viewer = ctx.require_user()?;
+        let auth = ctx.auth()?;
+        let db = ctx.db()?;
+        let key = throttle::account_key(Some(viewer.user.id), "");
+        throttle::check(db, auth.limits, &key, ctx.client_ip()).await?;
+        let new_password = Password::validated("newPassword", new_password)?;
+
+        let current_ok = current_password.chars().count() <= crate::auth::password::MAX_LENGTH
+            && auth
+                .passwords
+                .verify(
+                    Password::new(current_password),
+                    Some(viewer.user.password_hash.clone()),
+                )
+                .await?;
+        if !current_ok {
+            throttle::record_failure(db, auth.limits, &key, ctx.client_ip()).await?;
+            return Err(
+                AppError::bad_input("currentPassword", "is not your current password").into(),
+            );
+        }
+        let hash = auth.passwords.hash(new_password).await?;
+
+        let txn = domain::begin_write(db).await?;
+        accounts::set_password_hash(&txn, viewer.user.id, hash).await?;
+        sessions::end_others(&txn, viewer.user.id, viewer.session.id).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}

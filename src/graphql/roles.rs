@@ -1,0 +1,128 @@
+//! `@requiresRole`: one declaration, two effects. A field marked
+//! `#[graphql(directive = requires_role::apply(Role::Admin))]` shows the directive in the SDL, and
+//! the [`RoleGuard`] extension enforces exactly what the SDL says: it reads the rules back from the
+//! printed schema, so the schema and the enforcement cannot drift apart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+use async_graphql::{PathSegment, ServerError, ServerResult, TypeDirective, Value};
+
+use super::context::Identity;
+use super::user::Role;
+use crate::error::AppError;
+
+/// Marks a field that only users of `role` may use (the server enforces it).
+#[TypeDirective(location = "FieldDefinition")]
+pub fn requiresRole(role: Role) {}
+
+/// `(type, field)` → the role it requires, as read from the SDL.
+#[derive(Debug, Default, Clone)]
+pub struct RoleRules(HashMap<(String, String), Role>);
+
+impl RoleRules {
+    /// Reads every `@requiresRole(role: …)` of `sdl`.
+    pub fn from_sdl(sdl: &str) -> Result<Self, String> {
+        let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| e.to_string())?;
+        let mut rules = HashMap::new();
+        for definition in doc.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let TypeKind::Object(object) = &ty.node.kind else {
+                continue;
+            };
+            for field in &object.fields {
+                for directive in &field.node.directives {
+                    if directive.node.name.node != "requiresRole" {
+                        continue;
+                    }
+                    let role = directive
+                        .node
+                        .get_argument("role")
+                        .and_then(|v| match &v.node {
+                            async_graphql::Value::Enum(name) => Role::from_sdl(name.as_str()),
+                            _ => None,
+                        })
+                        .ok_or_else(|| format!("{}: bad @requiresRole", field.node.name.node))?;
+                    rules.insert(
+                        (
+                            ty.node.name.node.to_string(),
+                            field.node.name.node.to_string(),
+                        ),
+                        role,
+                    );
+                }
+            }
+        }
+        Ok(Self(rules))
+    }
+
+    /// The role `type.field` requires, if any.
+    pub fn get(&self, type_name: &str, field: &str) -> Option<Role> {
+        self.0
+            .get(&(type_name.to_owned(), field.to_owned()))
+            .copied()
+    }
+
+    /// Every guarded field, as `Type.field`.
+    pub fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.0.keys().map(|(t, f)| format!("{t}.{f}")).collect();
+        fields.sort();
+        fields
+    }
+}
+
+/// Refuses a guarded field before its resolver runs: `UNAUTHENTICATED` without a session,
+/// `FORBIDDEN` with the wrong role.
+pub struct RoleGuard(Arc<RoleRules>);
+
+impl RoleGuard {
+    pub fn new(rules: RoleRules) -> Self {
+        Self(Arc::new(rules))
+    }
+}
+
+impl ExtensionFactory for RoleGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RoleGuardExtension(Arc::clone(&self.0)))
+    }
+}
+
+struct RoleGuardExtension(Arc<RoleRules>);
+
+#[async_trait::async_trait]
+impl Extension for RoleGuardExtension {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if let Some(required) = self.0.get(info.parent_type, info.name) {
+            let identity = ctx.data_opt::<Identity>();
+            let refused = match identity.map(Identity::role) {
+                None | Some(Err(AppError::Unauthenticated)) => Some(AppError::Unauthenticated),
+                Some(Err(other)) => Some(other),
+                Some(Ok(role)) if role != required => Some(AppError::Forbidden),
+                Some(Ok(_)) => None,
+            };
+            if let Some(error) = refused {
+                let mut server_error = ServerError::new(error.to_string(), None);
+                server_error.path = info
+                    .path_node
+                    .to_string_vec()
+                    .into_iter()
+                    .map(PathSegment::Field)
+                    .collect();
+                server_error.source = Some(Arc::new(error));
+                return Err(server_error);
+            }
+        }
+        next.run(ctx, info).await
+    }
+}

@@ -1,0 +1,129 @@
+//! Login throttling, per account and per client address.
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, error_codes};
+
+const LOGIN: &str =
+    "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { username } }";
+
+#[tokio::test]
+async fn five_failures_lock_the_account_even_for_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.borrower("ada").await;
+    let client = app.anonymous();
+
+    for _ in 0..5 {
+        let body = client
+            .graphql(LOGIN, json!({ "u": "ada", "p": "wrong password" }))
+            .await;
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    }
+    let body = client
+        .graphql(LOGIN, json!({ "u": "ada", "p": PASSWORD }))
+        .await;
+    assert_eq!(error_codes(&body), ["TOO_MANY_REQUESTS"]);
+    let body = client
+        .graphql(LOGIN, json!({ "u": "ADA@example.org", "p": PASSWORD }))
+        .await;
+    assert_eq!(
+        error_codes(&body),
+        ["TOO_MANY_REQUESTS"],
+        "the email names the same account"
+    );
+    assert_eq!(client.me().await, None);
+
+    // Another account is not affected.
+    app.borrower("bob").await;
+    app.login("bob", PASSWORD).await;
+    assert_eq!(
+        app.login("bob", PASSWORD).await.me().await.as_deref(),
+        Some("bob")
+    );
+}
+
+#[tokio::test]
+async fn aliased_logins_in_one_operation_each_count() {
+    let app = TestApp::spawn().await;
+    app.borrower("ada").await;
+    let aliases: Vec<String> = (0..7)
+        .map(|i| format!("a{i}: login(username: \"ada\", password: \"wrong {i}\") {{ username }}"))
+        .collect();
+    let operation = format!("mutation {{ {} }}", aliases.join(" "));
+
+    let body = app.anonymous().graphql(&operation, json!({})).await;
+
+    let codes = error_codes(&body);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "UNAUTHENTICATED").count(),
+        5,
+        "{body}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| *c == "TOO_MANY_REQUESTS").count(),
+        2,
+        "{body}"
+    );
+    let body = app
+        .anonymous()
+        .graphql(LOGIN, json!({ "u": "ada", "p": PASSWORD }))
+        .await;
+    assert_eq!(error_codes(&body), ["TOO_MANY_REQUESTS"]);
+}
+
+#[tokio::test]
+async fn a_client_address_is_throttled_across_accounts() {
+    let app = TestApp::spawn_with(|c| c.login_max_failures_per_client = 8).await;
+    app.borrower("ada").await;
+    let client = app.anonymous();
+
+    for i in 0..8 {
+        let body = client
+            .graphql(
+                LOGIN,
+                json!({ "u": format!("guess{i}"), "p": "wrong password" }),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    }
+    let body = client
+        .graphql(LOGIN, json!({ "u": "ada", "p": PASSWORD }))
+        .await;
+    assert_eq!(error_codes(&body), ["TOO_MANY_REQUESTS"]);
+}
+
+#[tokio::test]
+async fn failures_older_than_the_window_no_longer_count() {
+    let app = TestApp::spawn().await;
+    app.borrower("ada").await;
+    for _ in 0..5 {
+        app.anonymous()
+            .graphql(LOGIN, json!({ "u": "ada", "p": "wrong password" }))
+            .await;
+    }
+    let body = app
+        .anonymous()
+        .graphql(LOGIN, json!({ "u": "ada", "p": PASSWORD }))
+        .await;
+    assert_eq!(error_codes(&body), ["TOO_MANY_REQUESTS"]);
+
+    // Sixteen minutes later (the window is 15).
+    let past = tkc_library::domain::now() - chrono::Duration::minutes(16);
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            match app.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "UPDATE login_failures SET failed_at = $1",
+                _ => "UPDATE login_failures SET failed_at = ?",
+            },
+            [past.into()],
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.login("ada", PASSWORD).await.me().await.as_deref(),
+        Some("ada")
+    );
+}
