@@ -16,6 +16,20 @@ fn register_vars(username: &str, email: &str, password: &str) -> serde_json::Val
     json!({ "input": { "username": username, "email": email, "password": password } })
 }
 
+/// Registers `ada` with a cookie-less client and returns the Set-Cookie header it got.
+async fn register_set_cookie(app: &TestApp) -> String {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(
+            &json!({ "query": REGISTER, "variables": register_vars("ada", "ada@x.org", PASSWORD) }),
+        )
+        .send()
+        .await
+        .unwrap();
+    response.headers()[SET_COOKIE].to_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn register_then_me_then_logout_then_me_is_null() {
     let app = TestApp::spawn().await;
@@ -82,47 +96,35 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_error() {
     assert_eq!(client.me().await, None);
 }
 
+/// Sends `query` with exactly `cookie` (no cookie jar) and returns the body.
+async fn with_cookie(app: &TestApp, cookie: &str, query: &str) -> serde_json::Value {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .header(COOKIE, cookie)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_old_cookie_replayed_after_logout_is_anonymous() {
     let app = TestApp::spawn().await;
-    let client = app.anonymous();
-    let response = client
-        .http
-        .post(format!("{}/graphql", app.address))
-        .json(
-            &json!({ "query": REGISTER, "variables": register_vars("ada", "ada@x.org", PASSWORD) }),
-        )
-        .send()
-        .await
-        .unwrap();
-    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = register_set_cookie(&app).await;
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
-
-    let me_with = |cookie: String| {
-        let http = reqwest::Client::new();
-        let url = format!("{}/graphql", app.address);
-        async move {
-            let body: serde_json::Value = http
-                .post(url)
-                .header(COOKIE, cookie)
-                .json(&json!({ "query": "{ me { username } }" }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body
-        }
-    };
+    let me = "{ me { username } }";
     assert_eq!(
-        me_with(cookie.clone()).await["data"]["me"]["username"],
+        with_cookie(&app, &cookie, me).await["data"]["me"]["username"],
         "ada"
     );
 
-    client.query(LOGOUT, json!({})).await;
+    let body = with_cookie(&app, &cookie, LOGOUT).await;
+    assert_eq!(body["data"]["logout"], true);
 
-    let body = me_with(cookie).await;
+    let body = with_cookie(&app, &cookie, me).await;
     assert!(body.get("errors").is_none(), "{body}");
     assert!(body["data"]["me"].is_null(), "{body}");
 }
@@ -130,17 +132,7 @@ async fn the_old_cookie_replayed_after_logout_is_anonymous() {
 #[tokio::test]
 async fn a_tampered_or_forged_cookie_is_anonymous_and_public_queries_still_answer() {
     let app = TestApp::spawn().await;
-    let client = app.anonymous();
-    let response = client
-        .http
-        .post(format!("{}/graphql", app.address))
-        .json(
-            &json!({ "query": REGISTER, "variables": register_vars("ada", "ada@x.org", PASSWORD) }),
-        )
-        .send()
-        .await
-        .unwrap();
-    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = register_set_cookie(&app).await;
     let (name, value) = set_cookie
         .split(';')
         .next()
@@ -159,16 +151,7 @@ async fn a_tampered_or_forged_cookie_is_anonymous_and_public_queries_still_answe
         format!("{name}="),
         format!("{name}=%%%;;"),
     ] {
-        let body: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/graphql", app.address))
-            .header(COOKIE, &cookie)
-            .json(&json!({ "query": "{ me { username } items { totalCount } }" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = with_cookie(&app, &cookie, "{ me { username } items { totalCount } }").await;
         assert!(body.get("errors").is_none(), "{cookie}: {body}");
         assert!(body["data"]["me"].is_null(), "{cookie}: {body}");
         assert_eq!(body["data"]["items"]["totalCount"], 0);
@@ -178,16 +161,7 @@ async fn a_tampered_or_forged_cookie_is_anonymous_and_public_queries_still_answe
 #[tokio::test]
 async fn the_session_cookie_has_safe_attributes() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(
-            &json!({ "query": REGISTER, "variables": register_vars("ada", "ada@x.org", PASSWORD) }),
-        )
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = register_set_cookie(&app).await;
     let attributes: Vec<String> = cookie.split(';').map(|a| a.trim().to_lowercase()).collect();
 
     assert!(cookie.starts_with("tkc_session="), "{cookie}");
@@ -211,16 +185,7 @@ async fn the_session_cookie_has_safe_attributes() {
 #[tokio::test]
 async fn a_secure_cookie_is_named_with_the_host_prefix() {
     let app = TestApp::spawn_with(|c| c.cookie_secure = true).await;
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(
-            &json!({ "query": REGISTER, "variables": register_vars("ada", "ada@x.org", PASSWORD) }),
-        )
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = register_set_cookie(&app).await;
 
     assert!(cookie.starts_with("__Host-tkc_session="), "{cookie}");
     let attributes: Vec<String> = cookie.split(';').map(|a| a.trim().to_lowercase()).collect();
@@ -506,4 +471,18 @@ async fn emails_are_shown_to_their_owner_and_to_admins_only() {
     );
     assert!(bob.query(query, vars.clone()).await["user"]["email"].is_null());
     assert!(app.anonymous().query(query, vars).await["user"]["email"].is_null());
+}
+
+#[tokio::test]
+async fn server_instances_share_sessions_through_the_database() {
+    let app = TestApp::spawn().await;
+    let other = app.another_instance().await;
+    let set_cookie = register_set_cookie(&app).await;
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let body = with_cookie(&other, &cookie, "{ me { username } }").await;
+    assert_eq!(body["data"]["me"]["username"], "ada", "{body}");
+    with_cookie(&other, &cookie, LOGOUT).await;
+    let body = with_cookie(&app, &cookie, "{ me { username } }").await;
+    assert!(body["data"]["me"].is_null(), "{body}");
 }

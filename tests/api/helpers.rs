@@ -26,7 +26,8 @@ pub struct TestApp {
     /// Direct database access, for arranging data and checking what was written.
     pub db: DatabaseConnection,
     pub statements: Arc<StatementMeter>,
-    _database: TestDatabase,
+    config: Config,
+    _database: Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -40,6 +41,10 @@ impl TestApp {
         let database = TestDatabase::create().await;
         let mut config = test_config(&database.url);
         configure(&mut config);
+        Self::start(config, Arc::new(database)).await
+    }
+
+    async fn start(config: Config, database: Arc<TestDatabase>) -> Self {
         let app = Application::build(&config).await.expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
@@ -50,28 +55,32 @@ impl TestApp {
             client: reqwest::Client::new(),
             db,
             statements,
+            config,
             _database: database,
         }
     }
 
-    /// POSTs a GraphQL operation and returns the JSON body (asserting HTTP 200).
+    /// A second server over the same database, with the same settings.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(self.config.clone(), Arc::clone(&self._database)).await
+    }
+
+    /// POSTs a GraphQL operation without cookies and returns the JSON body (asserting HTTP 200).
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(response.status(), 200, "POST /graphql status");
-        response.json().await.expect("a JSON body")
+        self.public().graphql(query, variables).await
     }
 
     /// Like [`graphql`](Self::graphql), but returns `data`, failing on any error.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
-        let body = self.graphql(query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
-        body["data"].clone()
+        self.public().query(query, variables).await
+    }
+
+    /// An actor that keeps no cookies.
+    fn public(&self) -> Actor {
+        Actor {
+            address: self.address.clone(),
+            http: self.client.clone(),
+        }
     }
 
     /// Like [`query`](Self::query), also returning how many SQL statements the server ran.
