@@ -51,8 +51,54 @@ pub struct Config {
     pub login_failure_window: Duration,
     /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations at once (each takes 19 MiB).
     pub password_hash_concurrency: usize,
+    /// `REQUEST_TIMEOUT`: how long one HTTP request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT`: PostgreSQL's `statement_timeout` for every connection.
+    pub database_statement_timeout: Duration,
+    /// `SHUTDOWN_TIMEOUT`: how long in-flight requests may run on after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+    /// Limits on what one GraphQL request may ask for.
+    pub limits: GraphqlLimits,
+    /// `GRAPHQL_INTROSPECTION`: answer introspection (and suggest field names in errors).
+    pub introspection: bool,
+    /// `PLAYGROUND`: serve the playground at `/`.
+    pub playground: bool,
+    /// `LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `CORS_ALLOWED_ORIGINS`: origins (exact, e.g. `https://app.example.org`) allowed to call the
+    /// API from a browser with credentials.
+    pub cors_allowed_origins: Vec<String>,
     /// Not a setting: keep the text of recent SQL statements for tests to inspect.
     pub record_statements: bool,
+    /// Not a setting: serve `/__test/panic` and `/__test/sleep/{ms}`, for tests of the panic and
+    /// timeout layers. Nothing in the environment turns it on.
+    pub test_routes: bool,
+}
+
+/// What one GraphQL request may ask for; each a setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// `GRAPHQL_MAX_DEPTH`: nesting of fields (introspection excluded).
+    pub depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY`: fields counted, each list field's children times its `first`.
+    pub complexity: usize,
+    /// `GRAPHQL_MAX_ALIASES`: aliased fields in one document.
+    pub aliases: usize,
+    /// `GRAPHQL_MAX_ROOT_FIELDS`: fields at the root of one operation (`__typename` included).
+    pub root_fields: usize,
+    /// `GRAPHQL_MAX_DIRECTIVES`: directives on one field.
+    pub directives: usize,
+    /// `GRAPHQL_MAX_BATCH`: operations in one batched (JSON array) request.
+    pub batch: usize,
+    /// `GRAPHQL_MAX_ERRORS`: errors in one response; the rest are dropped.
+    pub errors: usize,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The development-only signing key, used when `SECRET_KEY` is unset outside production. It is
@@ -175,7 +221,79 @@ impl Config {
             parse_duration(get("SESSION_IDLE_TTL"), "SESSION_IDLE_TTL", 24 * HOUR)?;
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
 
+        let request_timeout = parse_duration(
+            get("REQUEST_TIMEOUT"),
+            "REQUEST_TIMEOUT",
+            Duration::from_secs(10),
+        )?;
+        let number = |name: &'static str, default: usize, max: usize| {
+            parse_number(get(name), name, default, 1..=max)
+        };
+        let limits = GraphqlLimits {
+            depth: number("GRAPHQL_MAX_DEPTH", 10, 1000)?,
+            complexity: number("GRAPHQL_MAX_COMPLEXITY", 1000, 10_000_000)?,
+            aliases: number("GRAPHQL_MAX_ALIASES", 30, 100_000)?,
+            root_fields: number("GRAPHQL_MAX_ROOT_FIELDS", 20, 100_000)?,
+            directives: number("GRAPHQL_MAX_DIRECTIVES", 5, 1000)?,
+            batch: number("GRAPHQL_MAX_BATCH", 10, 1000)?,
+            errors: number("GRAPHQL_MAX_ERRORS", 50, 100_000)?,
+        };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(StartupError::new(
+                    "LOG_FORMAT",
+                    format!("`{other}` is not one of: text, json"),
+                ));
+            }
+        };
+        let mut cors_allowed_origins = Vec::new();
+        for origin in get("CORS_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin
+                    .trim_start_matches("http://")
+                    .trim_start_matches("https://")
+                    .contains('/')
+                && axum::http::HeaderValue::from_str(origin).is_ok();
+            if !valid || origin == "*" {
+                return Err(StartupError::new(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!(
+                        "`{origin}` is not an origin such as https://app.example.org (no path, no wildcard)"
+                    ),
+                ));
+            }
+            cors_allowed_origins.push(origin.to_owned());
+        }
+
         Ok(Self {
+            request_timeout,
+            database_statement_timeout: parse_duration(
+                get("DATABASE_STATEMENT_TIMEOUT"),
+                "DATABASE_STATEMENT_TIMEOUT",
+                request_timeout,
+            )?,
+            shutdown_timeout: parse_duration(
+                get("SHUTDOWN_TIMEOUT"),
+                "SHUTDOWN_TIMEOUT",
+                Duration::from_secs(30),
+            )?,
+            limits,
+            introspection: parse_bool(
+                get("GRAPHQL_INTROSPECTION"),
+                "GRAPHQL_INTROSPECTION",
+                !production,
+            )?,
+            playground: parse_bool(get("PLAYGROUND"), "PLAYGROUND", !production)?,
+            log_format,
+            cors_allowed_origins,
+            test_routes: false,
             secret_key,
             cookie_secure: parse_bool(get("COOKIE_SECURE"), "COOKIE_SECURE", production)?,
             session_ttl,
@@ -252,6 +370,11 @@ impl fmt::Debug for Config {
             .field("session_ttl", &self.session_ttl)
             .field("session_idle_ttl", &self.session_idle_ttl)
             .field("login_failure_window", &self.login_failure_window)
+            .field("request_timeout", &self.request_timeout)
+            .field("limits", &self.limits)
+            .field("introspection", &self.introspection)
+            .field("playground", &self.playground)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .finish_non_exhaustive()
     }
 }
@@ -420,6 +543,45 @@ mod tests {
             config(&[("SECRET_KEY", "short")]).unwrap_err().setting,
             "SECRET_KEY"
         );
+    }
+
+    #[test]
+    fn production_hides_introspection_and_the_playground_unless_asked() {
+        let key = "k".repeat(64);
+        let prod = config(&[("APP_ENV", "production"), ("SECRET_KEY", &key)]).unwrap();
+        assert!(!prod.introspection && !prod.playground);
+        let asked = config(&[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", &key),
+            ("GRAPHQL_INTROSPECTION", "true"),
+            ("PLAYGROUND", "true"),
+        ])
+        .unwrap();
+        assert!(asked.introspection && asked.playground);
+        let dev = config(&[]).unwrap();
+        assert!(dev.introspection && dev.playground);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let c = config(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:5173",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.cors_allowed_origins,
+            ["https://a.example", "http://localhost:5173"]
+        );
+        for bad in ["*", "a.example", "https://a.example/path"] {
+            assert_eq!(
+                config(&[("CORS_ALLOWED_ORIGINS", bad)])
+                    .unwrap_err()
+                    .setting,
+                "CORS_ALLOWED_ORIGINS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub async fn connect(
         .acquire_timeout(config.database_acquire_timeout)
         .connect_timeout(config.database_acquire_timeout)
         .idle_timeout(Duration::from_secs(600))
+        // PostgreSQL aborts any statement running longer (no effect on SQLite).
+        .statement_timeout(config.database_statement_timeout)
         // Statements are counted below; sqlx's own per-statement log lines are noise.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {

@@ -86,7 +86,7 @@ impl AppError {
 
 impl AppError {
     /// The database errors that mean something to a client; `None` for the rest (bugs).
-    fn from_db(err: &DbErr) -> Option<Self> {
+    pub(crate) fn from_db(err: &DbErr) -> Option<Self> {
         if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
             return Some(Self::Conflict {
                 field: None,

@@ -20,6 +20,7 @@ use crate::http::{self, AppState};
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    config: Config,
 }
 
 impl Application {
@@ -57,10 +58,13 @@ impl Application {
                 window: config.login_failure_window,
             },
         };
-        let schema = graphql::build(Some(graphql::Services {
-            db: db.clone(),
-            auth: auth.clone(),
-        }));
+        let schema = graphql::build(
+            Some(graphql::Services {
+                db: db.clone(),
+                auth: auth.clone(),
+            }),
+            graphql::Options::from_config(config),
+        );
         Ok(Self {
             listener,
             state: AppState {
@@ -68,7 +72,10 @@ impl Application {
                 schema,
                 auth,
                 statements,
+                app_env: config.app_env,
+                limits: config.limits,
             },
+            config: config.clone(),
         })
     }
 
@@ -87,14 +94,29 @@ impl Application {
         Arc::clone(&self.state.statements)
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (for
+    /// up to `SHUTDOWN_TIMEOUT`) and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let router = http::router(self.state.clone());
+        let router = http::router(self.state.clone(), &self.config);
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.send_replace(true);
+        });
+        let grace = self.config.shutdown_timeout;
+        let deadline = async move {
+            if stopped.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            () = deadline => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
+        }
         self.state.db.close().await.ok();
+        tracing::info!("stopped");
         Ok(())
     }
 }

@@ -4,20 +4,29 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::config::LogFormat;
 use crate::error::StartupError;
 
-/// Installs the global subscriber, writing to standard error.
-pub fn init() -> Result<(), StartupError> {
+/// Installs the global subscriber, writing to standard error as text or JSON lines.
+pub fn init(format: LogFormat) -> Result<(), StartupError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).map_err(|e| {
             StartupError::new("RUST_LOG", format!("`{v}` is not a log filter: {e}"))
         })?,
         _ => EnvFilter::new("info"),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init()
-        .map_err(|e| StartupError::new("RUST_LOG", e.to_string()))
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    installed.map_err(|e| StartupError::new("RUST_LOG", e.to_string()))
 }

@@ -14,21 +14,40 @@ use async_graphql::{
 
 use crate::error::AppError;
 
-/// The extension that sets `extensions.code` (and `extensions.field`) on every error.
-pub struct ErrorCodes;
+/// The extension that sets `extensions.code` (and `extensions.field`) on every error, and keeps
+/// at most `max_errors` of them.
+pub struct ErrorCodes {
+    pub max_errors: usize,
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension {
+            max_errors: self.max_errors,
+        })
     }
 }
 
-struct ErrorCodesExtension;
+struct ErrorCodesExtension {
+    max_errors: usize,
+}
+
+/// Codes of errors about the request itself (nothing was executed): the response has no `data`.
+pub const REQUEST_ERROR_CODES: &[&str] = &[
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "TOO_MANY_ALIASES",
+    "TOO_MANY_ROOT_FIELDS",
+    "TOO_MANY_DIRECTIVES",
+];
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        response.errors.truncate(self.max_errors);
         for error in &mut response.errors {
             classify(error);
         }
@@ -61,8 +80,12 @@ impl Extension for ErrorCodesExtension {
     }
 }
 
+/// Gives `error` the code `code` unless it has one already (a cost limit's, say).
 fn with_code(mut error: ServerError, code: &str) -> ServerError {
-    extensions(&mut error).set("code", code);
+    let ext = extensions(&mut error);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
     error
 }
 
@@ -79,7 +102,19 @@ fn classify(error: &mut ServerError) {
     {
         return;
     }
-    match error.source::<AppError>() {
+    // A database error that reached a resolver's `?` without passing through `AppError`.
+    let from_db = error.source::<sea_orm::DbErr>().map(AppError::from_db);
+    let app = match (&from_db, error.source::<AppError>()) {
+        (Some(Some(app)), _) => Some(app),
+        (Some(None), _) => {
+            tracing::error!(error = %error.message, path = ?error.path, "database error");
+            error.message = "internal server error".into();
+            extensions(error).set("code", "INTERNAL_SERVER_ERROR");
+            return;
+        }
+        (None, app) => app,
+    };
+    match app {
         Some(AppError::Internal(inner)) => {
             tracing::error!(error = %inner, debug = ?inner, path = ?error.path, "internal error");
             let code = "INTERNAL_SERVER_ERROR";
@@ -100,9 +135,13 @@ fn classify(error: &mut ServerError) {
             error.message = "internal server error".into();
             extensions(error).set("code", "INTERNAL_SERVER_ERROR");
         }
+        None if error.path.is_empty() => {
+            // async-graphql's own errors outside any field are about the request as a whole, such
+            // as an unknown `operationName`: nothing ran.
+            extensions(error).set("code", "GRAPHQL_VALIDATION_FAILED");
+        }
         None => {
-            // async-graphql's own errors without a source are about the request itself, such as
-            // an argument value that does not fit its type.
+            // ... and inside a field, about a value the client gave, such as a variable left out.
             extensions(error).set("code", "BAD_USER_INPUT");
         }
     }

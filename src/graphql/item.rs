@@ -53,7 +53,7 @@ impl ItemQuery {
     async fn items(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many items to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "How many items to return (0 to 100).", default = 20)] first: Option<i32>,
         #[graphql(desc = "Return the items after this cursor (an `endCursor`).")] after: Option<
             String,
         >,
@@ -61,7 +61,7 @@ impl ItemQuery {
             String,
         >,
     ) -> async_graphql::Result<ItemConnection> {
-        let request = page_request(Some(first), after)?;
+        let request = page_request(first, after)?;
         let page = items::list(ctx.db()?, search.as_deref(), &request).await?;
         Ok(ItemConnection::new(
             page,

@@ -7,16 +7,20 @@ mod connection;
 pub mod context;
 mod errors;
 mod item;
+pub mod limits;
 pub mod loaders;
 mod post;
 mod prefetch;
 pub mod roles;
+mod shape;
 mod user;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
-pub use errors::ErrorCodes;
+use crate::config::{Config, GraphqlLimits};
+
+pub use errors::{ErrorCodes, REQUEST_ERROR_CODES};
 pub use roles::{RoleGuard, RoleRules};
 
 /// The root of every query.
@@ -46,18 +50,51 @@ pub struct Services {
     pub auth: context::AuthServices,
 }
 
+/// How the schema behaves (production hides introspection; limits bound each request's cost).
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub introspection: bool,
+    pub limits: GraphqlLimits,
+}
+
+impl Options {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            introspection: config.introspection,
+            limits: config.limits,
+        }
+    }
+}
+
 /// Builds the schema, with `@requiresRole` enforced as the printed SDL declares it.
-pub fn build(services: Option<Services>) -> AppSchema {
-    // The rules come from the SDL of the very same types, so they cannot differ from it.
-    let rules = RoleRules::from_sdl(&sdl(&bare()))
+pub fn build(services: Option<Services>, options: Options) -> AppSchema {
+    // The role rules and field types come from the SDL of the very same types, so they cannot
+    // differ from it.
+    let printed = sdl(&bare());
+    let rules = RoleRules::from_sdl(&printed)
+        .unwrap_or_else(|e| unreachable!("the schema's own SDL parses: {e}"));
+    let types = shape::FieldTypes::from_sdl(&printed)
         .unwrap_or_else(|e| unreachable!("the schema's own SDL parses: {e}"));
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(ErrorCodes)
-        .extension(RoleGuard::new(rules));
+        .extension(ErrorCodes {
+            max_errors: options.limits.errors,
+        })
+        .extension(limits::CostLimits(options.limits))
+        .extension(RoleGuard::new(rules))
+        .extension(shape::ResponseShape(std::sync::Arc::new(types)))
+        .limit_directives(options.limits.directives);
+    if !options.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
     if let Some(services) = services {
         builder = builder.data(services.db).data(services.auth);
     }
     builder.finish()
+}
+
+/// The schema as `schema.graphql` shows it: every type, for printing.
+pub fn printable() -> AppSchema {
+    bare()
 }
 
 fn bare() -> AppSchema {

@@ -72,13 +72,13 @@ impl PostQuery {
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: Option<i32>,
         #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
             String,
         >,
         #[graphql(desc = "Only the posts of this user.")] author_id: Option<ID>,
     ) -> async_graphql::Result<PostConnection> {
-        let request = page_request(Some(first), after)?;
+        let request = page_request(first, after)?;
         let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
         let page = posts::list(ctx.db()?, author_id, &request).await?;
         let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();

@@ -116,12 +116,12 @@ impl User {
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: Option<i32>,
         #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
             String,
         >,
     ) -> async_graphql::Result<PostConnection> {
-        let request = page_request(Some(first), after)?;
+        let request = page_request(first, after)?;
         let page = ctx.loaders()?.posts_of(self.row.id, request).await?;
         let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
         prefetch::for_posts(ctx, &authors).await?;
@@ -170,12 +170,12 @@ impl UserQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many users to return (0 to 100).", default = 20)] first: i32,
+        #[graphql(desc = "How many users to return (0 to 100).", default = 20)] first: Option<i32>,
         #[graphql(desc = "Return the users after this cursor (an `endCursor`).")] after: Option<
             String,
         >,
     ) -> async_graphql::Result<UserConnection> {
-        let request = page_request(Some(first), after)?;
+        let request = page_request(first, after)?;
         let page = users::list(ctx.db()?, &request).await?;
         // Their posts' `author` fields will ask for these very users: hand them over now.
         ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;

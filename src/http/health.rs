@@ -1,4 +1,5 @@
-//! `GET /health`: ready when the database answers a real round-trip.
+//! `GET /live`: the process serves (no database involved). `GET /health`: ready, i.e. the
+//! database answers a real round-trip.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +8,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 
-pub async fn handler(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
         Ok(()) => (
             StatusCode::OK,

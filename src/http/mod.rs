@@ -4,17 +4,30 @@ mod graphql;
 mod health;
 mod identity;
 mod playground;
+mod tracing_layer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_cookies::CookieManagerLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
+use crate::config::{AppEnv, Config, GraphqlLimits};
 use crate::db::StatementMeter;
 use crate::graphql::AppSchema;
 use crate::graphql::context::AuthServices;
+
+/// The largest request body accepted (413 beyond, declared or chunked, before it is parsed).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -23,19 +36,121 @@ pub struct AppState {
     pub schema: AppSchema,
     pub auth: AuthServices,
     pub statements: Arc<StatementMeter>,
+    pub app_env: AppEnv,
+    pub limits: GraphqlLimits,
 }
 
-/// Every route of the server.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route of the server, with its layers.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let mut router = Router::new()
         .route(
             "/graphql",
             get(graphql::get_handler).post(graphql::post_handler),
         )
-        .route("/health", get(health::handler))
-        .route("/", get(playground::page))
-        .route("/playground", get(playground::page))
-        .route("/playground/playground.js", get(playground::script))
+        .route("/health", get(health::ready))
+        .route("/live", get(health::live));
+    if config.playground {
+        router = router
+            .route("/", get(playground::page))
+            .route("/playground", get(playground::page))
+            .route("/playground/operations.json", get(playground::operations))
+            .route("/playground/{*path}", get(playground::asset));
+    }
+    if config.test_routes {
+        router = router
+            .route("/__test/panic", get(test_panic))
+            .route("/__test/sleep/{ms}", get(test_sleep));
+    }
+    let mut router = router
         .layer(CookieManagerLayer::new())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if let Some(cors) = cors(&config.cors_allowed_origins) {
+        router = router
+            .layer(cors)
+            .layer(axum::middleware::map_response(only_for_allowed_origins));
+    }
+    router
+        // Every response: no MIME sniffing, and no URL leaked to other sites.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(tracing_layer::trace))
         .with_state(state)
+}
+
+/// Cross-origin access with credentials for exactly the configured origins; none configured means
+/// no CORS headers at all (browsers then refuse other origins).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// tower-http's CORS layer sends `Access-Control-Allow-Credentials` even to origins it does not
+/// allow; an origin that is not allowed gets no CORS headers at all.
+async fn only_for_allowed_origins(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+        headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
+        headers.remove(header::ACCESS_CONTROL_ALLOW_METHODS);
+        headers.remove(header::ACCESS_CONTROL_ALLOW_HEADERS);
+        headers.remove(header::ACCESS_CONTROL_MAX_AGE);
+    }
+    response
+}
+
+/// A handler panicked: log it (the tracing span carries the request id) and answer a generic 500;
+/// the process keeps serving.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = detail, "a handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        r#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+    )
+        .into_response()
+}
+
+/// Test-only (see `Config::test_routes`): a handler that panics.
+async fn test_panic() -> &'static str {
+    panic!("a test asked for a panic")
+}
+
+/// Test-only: a handler that takes `ms` milliseconds.
+async fn test_sleep(axum::extract::Path(ms): axum::extract::Path<u64>) -> &'static str {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    "slept"
 }

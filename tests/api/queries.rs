@@ -102,3 +102,38 @@ async fn users_do_not_expose_password_hashes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_null_first_means_the_default_page_size() {
+    let app = TestApp::spawn().await;
+    app.insert_items((0..25).map(|i| (format!("item {i}"), at(i))))
+        .await;
+
+    let data = app
+        .query(
+            "query($first: Int) { items(first: $first) { edges { cursor } } }",
+            json!({ "first": null }),
+        )
+        .await;
+
+    assert_eq!(data["items"]["edges"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn a_failed_nullable_field_is_null_and_the_others_still_answer() {
+    let app = TestApp::spawn().await;
+    app.insert_items([("Dune".to_owned(), at(0))]).await;
+
+    let body = app
+        .graphql(
+            r#"{ bad: item(id: "nope") { id } good: items { totalCount } other: item(id: "1") { name } }"#,
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(
+        body["data"],
+        json!({ "bad": null, "good": { "totalCount": 1 }, "other": { "name": "Dune" } })
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["bad"]));
+}

@@ -1,0 +1,265 @@
+//! Cost limits, checked on the parsed document before validation or execution: nesting depth,
+//! complexity, aliases, root fields and directives per field. Complexity counts the objects a query
+//! can return: each field with a selection costs 1, and a page's selection counts `first` times
+//! (20 when it is not given); scalar fields are free (aliases and root fields bound those). Introspection (`__schema`, `__type`, `__typename`) is left out of depth and
+//! complexity, so that tools such as GraphiQL can load the schema; root `__typename`s still count
+//! as root fields, so a flood of them is refused.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{
+    ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql_value::{ConstValue, Value};
+
+use crate::config::GraphqlLimits;
+use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+/// Expanding fragments could otherwise cost unbounded work before validation runs.
+const MAX_VISITED_FIELDS: usize = 100_000;
+
+/// The extension that enforces [`GraphqlLimits`].
+pub struct CostLimits(pub GraphqlLimits);
+
+impl ExtensionFactory for CostLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostLimitsExtension(self.0))
+    }
+}
+
+struct CostLimitsExtension(GraphqlLimits);
+
+#[async_trait::async_trait]
+impl Extension for CostLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        // async-graphql counts directives while parsing (`limit_directives`); give that refusal
+        // the same code as the other limits.
+        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
+            if e.message.starts_with("The number of directives") {
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "TOO_MANY_DIRECTIVES");
+            }
+            e
+        })?;
+        check(&document, variables, &self.0)?;
+        Ok(document)
+    }
+}
+
+/// Measures every operation of `document`; the first limit exceeded is the error.
+pub fn check(
+    document: &ExecutableDocument,
+    variables: &Variables,
+    limits: &GraphqlLimits,
+) -> ServerResult<()> {
+    let mut walk = Walk {
+        fragments: &document.fragments,
+        variables,
+        limits,
+        aliases: 0,
+        visited: 0,
+        stack: Vec::new(),
+    };
+    for (_, operation) in document.operations.iter() {
+        let set = &operation.node.selection_set;
+        let root_fields = walk.root_fields(set)?;
+        if root_fields > limits.root_fields {
+            return Err(refuse(
+                "TOO_MANY_ROOT_FIELDS",
+                format!(
+                    "the operation has {root_fields} root fields; at most {} are allowed",
+                    limits.root_fields
+                ),
+            ));
+        }
+        let measure = walk.selection_set(set, 1)?;
+        if measure.depth > limits.depth {
+            return Err(refuse(
+                "QUERY_TOO_DEEP",
+                format!(
+                    "the query nests {} levels deep; at most {} are allowed",
+                    measure.depth, limits.depth
+                ),
+            ));
+        }
+        if measure.complexity > limits.complexity {
+            return Err(refuse(
+                "QUERY_TOO_COMPLEX",
+                format!(
+                    "the query's complexity is {}; at most {} is allowed (each object counts 1, a page's objects count `first` times)",
+                    measure.complexity, limits.complexity
+                ),
+            ));
+        }
+    }
+    if walk.aliases > limits.aliases {
+        return Err(refuse(
+            "TOO_MANY_ALIASES",
+            format!(
+                "the document has {} aliased fields; at most {} are allowed",
+                walk.aliases, limits.aliases
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn refuse(code: &str, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
+}
+
+#[derive(Default, Clone, Copy)]
+struct Measure {
+    depth: usize,
+    complexity: usize,
+}
+
+struct Walk<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
+    limits: &'a GraphqlLimits,
+    aliases: usize,
+    visited: usize,
+    /// Fragments being expanded: a cycle (invalid anyway) stops here instead of looping.
+    stack: Vec<&'a str>,
+}
+
+impl<'a> Walk<'a> {
+    /// Counts the fields at the root of an operation, through fragments.
+    fn root_fields(&mut self, set: &'a Positioned<SelectionSet>) -> ServerResult<usize> {
+        let mut count = 0;
+        for selection in &set.node.items {
+            count += match &selection.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(f) => self.root_fields(&f.node.selection_set)?,
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match self.enter(name) {
+                        Some(fragment) => {
+                            let n = self.root_fields(&fragment.node.selection_set)?;
+                            self.stack.pop();
+                            n
+                        }
+                        None => 0,
+                    }
+                }
+            };
+        }
+        Ok(count)
+    }
+
+    fn selection_set(
+        &mut self,
+        set: &'a Positioned<SelectionSet>,
+        level: usize,
+    ) -> ServerResult<Measure> {
+        let mut total = Measure::default();
+        for selection in &set.node.items {
+            let m = match &selection.node {
+                Selection::Field(field) => self.field(&field.node, level)?,
+                Selection::InlineFragment(f) => self.selection_set(&f.node.selection_set, level)?,
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match self.enter(name) {
+                        Some(fragment) => {
+                            let m = self.selection_set(&fragment.node.selection_set, level)?;
+                            self.stack.pop();
+                            m
+                        }
+                        None => Measure::default(),
+                    }
+                }
+            };
+            total.depth = total.depth.max(m.depth);
+            total.complexity = total.complexity.saturating_add(m.complexity);
+        }
+        Ok(total)
+    }
+
+    fn field(&mut self, field: &'a Field, level: usize) -> ServerResult<Measure> {
+        self.visited += 1;
+        if self.visited > MAX_VISITED_FIELDS {
+            return Err(refuse(
+                "QUERY_TOO_COMPLEX",
+                "the query is too large".to_owned(),
+            ));
+        }
+        if field.alias.is_some() {
+            self.aliases += 1;
+        }
+        if field.directives.len() > self.limits.directives {
+            return Err(refuse(
+                "TOO_MANY_DIRECTIVES",
+                format!(
+                    "`{}` has {} directives; at most {} are allowed per field",
+                    field.name.node,
+                    field.directives.len(),
+                    self.limits.directives
+                ),
+            ));
+        }
+        if field.name.node.starts_with("__") {
+            return Ok(Measure::default());
+        }
+        if field.selection_set.node.items.is_empty() {
+            return Ok(Measure {
+                depth: level,
+                complexity: 0,
+            });
+        }
+        let children = self.selection_set(&field.selection_set, level + 1)?;
+        let times = self.multiplier(field);
+        Ok(Measure {
+            depth: children.depth.max(level),
+            complexity: children.complexity.saturating_mul(times).saturating_add(1),
+        })
+    }
+
+    /// How many times a field's children count: `first` for a page (the default page size when
+    /// it is not given), once otherwise.
+    fn multiplier(&self, field: &Field) -> usize {
+        let first = field
+            .arguments
+            .iter()
+            .find(|(name, _)| name.node == "first")
+            .map(|(_, value)| match &value.node {
+                Value::Number(n) => n.as_u64(),
+                Value::Variable(var) => match self.variables.get(var) {
+                    Some(ConstValue::Number(n)) => n.as_u64(),
+                    _ => None,
+                },
+                _ => None,
+            });
+        let is_page =
+            first.is_some() || matches!(field.name.node.as_str(), "items" | "posts" | "users");
+        match (is_page, first) {
+            (_, Some(Some(n))) => n.min(MAX_PAGE_SIZE) as usize,
+            (true, _) => DEFAULT_PAGE_SIZE as usize,
+            (false, _) => 1,
+        }
+    }
+
+    fn enter(&mut self, name: &'a str) -> Option<&'a Positioned<FragmentDefinition>> {
+        if self.stack.contains(&name) {
+            return None;
+        }
+        let fragment = self.fragments.get(name)?;
+        self.stack.push(name);
+        Some(fragment)
+    }
+}
