@@ -63,6 +63,8 @@ pub struct Config {
     pub introspection: bool,
     /// `PLAYGROUND`: serve the playground at `/`.
     pub playground: bool,
+    /// `METRICS`: serve `GET /metrics` (request and SQL statement counters, Prometheus text).
+    pub metrics: bool,
     /// `LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `CORS_ALLOWED_ORIGINS`: origins (exact, e.g. `https://app.example.org`) allowed to call the
@@ -291,6 +293,7 @@ impl Config {
                 !production,
             )?,
             playground: parse_bool(get("PLAYGROUND"), "PLAYGROUND", !production)?,
+            metrics: parse_bool(get("METRICS"), "METRICS", !production)?,
             log_format,
             cors_allowed_origins,
             test_routes: false,
@@ -549,7 +552,7 @@ mod tests {
     fn production_hides_introspection_and_the_playground_unless_asked() {
         let key = "k".repeat(64);
         let prod = config(&[("APP_ENV", "production"), ("SECRET_KEY", &key)]).unwrap();
-        assert!(!prod.introspection && !prod.playground);
+        assert!(!prod.introspection && !prod.playground && !prod.metrics);
         let asked = config(&[
             ("APP_ENV", "production"),
             ("SECRET_KEY", &key),

@@ -74,6 +74,7 @@ impl Application {
                 statements,
                 app_env: config.app_env,
                 limits: config.limits,
+                graphql_requests: Arc::default(),
             },
             config: config.clone(),
         })

@@ -136,3 +136,18 @@ pub(crate) use connection;
 pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, AppError> {
     PageRequest::new(first, after.as_deref())
 }
+
+/// Whether a connection field asks for its page (`edges` or `pageInfo`); `totalCount` alone
+/// needs no page, and so no query for one.
+pub fn wants_page(ctx: &Context<'_>) -> bool {
+    let selection = ctx.look_ahead();
+    selection.field("edges").exists() || selection.field("pageInfo").exists()
+}
+
+/// No rows: for a connection asked only for its `totalCount`.
+pub fn no_page<T>() -> Page<T> {
+    Page {
+        rows: Vec::new(),
+        has_next_page: false,
+    }
+}

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Total, connection, page_request};
+use super::connection::{Total, connection, no_page, page_request, wants_page};
 use super::context::{ContextExt, parse_id};
 use super::roles::requiresRole;
 use super::user::Role;
@@ -62,7 +62,11 @@ impl ItemQuery {
         >,
     ) -> async_graphql::Result<ItemConnection> {
         let request = page_request(first, after)?;
-        let page = items::list(ctx.db()?, search.as_deref(), &request).await?;
+        let page = if wants_page(ctx) {
+            items::list(ctx.db()?, search.as_deref(), &request).await?
+        } else {
+            no_page()
+        };
         Ok(ItemConnection::new(
             page,
             &request,

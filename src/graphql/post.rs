@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Total, connection, page_request};
+use super::connection::{Total, connection, no_page, page_request, wants_page};
 use super::context::{ContextExt, parse_id};
 use super::prefetch;
 use super::user::User;
@@ -80,7 +80,11 @@ impl PostQuery {
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;
         let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
-        let page = posts::list(ctx.db()?, author_id, &request).await?;
+        let page = if wants_page(ctx) {
+            posts::list(ctx.db()?, author_id, &request).await?
+        } else {
+            no_page()
+        };
         let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
         prefetch::for_posts(ctx, &authors).await?;
         Ok(PostConnection::new(

@@ -42,7 +42,11 @@ pub async fn for_users(
     let counts = user.field("postCount").exists() || posts.field("totalCount").exists();
     let pages: Vec<PageRequest> = posts
         .selection_fields()
-        .iter()
+        .into_iter()
+        .filter(|field| {
+            let selection = Lookahead::from(*field);
+            selection.field("edges").exists() || selection.field("pageInfo").exists()
+        })
         .filter_map(|field| page_of(&field.arguments().ok()?))
         .collect();
 

@@ -4,7 +4,7 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Total, connection, page_request};
+use super::connection::{Total, connection, no_page, page_request, wants_page};
 use super::context::{ContextExt, parse_id};
 use super::post::{Post, PostConnection};
 use super::prefetch;
@@ -122,7 +122,11 @@ impl User {
         >,
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;
-        let page = ctx.loaders()?.posts_of(self.row.id, request).await?;
+        let page = if wants_page(ctx) {
+            ctx.loaders()?.posts_of(self.row.id, request).await?
+        } else {
+            no_page()
+        };
         let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
         prefetch::for_posts(ctx, &authors).await?;
         Ok(PostConnection::new(
@@ -176,7 +180,11 @@ impl UserQuery {
         >,
     ) -> async_graphql::Result<UserConnection> {
         let request = page_request(first, after)?;
-        let page = users::list(ctx.db()?, &request).await?;
+        let page = if wants_page(ctx) {
+            users::list(ctx.db()?, &request).await?
+        } else {
+            no_page()
+        };
         // Their posts' `author` fields will ask for these very users: hand them over now.
         ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
         let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();

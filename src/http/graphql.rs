@@ -278,6 +278,9 @@ fn attach(batch: BatchRequest, state: &AppState, who: RequestIdentity) -> BatchR
         .map(|r| r.operation_name.as_deref().unwrap_or("-"))
         .collect();
     tracing::Span::current().record("operation", names.join(",").as_str());
+    state
+        .graphql_requests
+        .fetch_add(names.len() as u64, std::sync::atomic::Ordering::Relaxed);
     batch
         .data(Loaders::new(state.db.clone()))
         .data(who.identity)

@@ -1,5 +1,5 @@
 //! `GET /live`: the process serves (no database involved). `GET /health`: ready, i.e. the
-//! database answers a real round-trip.
+//! database answers a real round-trip. `GET /metrics`: counters for benchmarks and monitoring.
 
 use axum::Json;
 use axum::extract::State;
@@ -26,4 +26,28 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             )
         }
     }
+}
+
+/// `GET /metrics`, in Prometheus' text format: the SQL statements run and the GraphQL requests
+/// answered since start-up (their ratio is the statements per request the benchmark prints).
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let body = format!(
+        "# HELP tkc_sql_statements_total SQL statements executed.\n\
+         # TYPE tkc_sql_statements_total counter\n\
+         tkc_sql_statements_total {}\n\
+         # HELP tkc_graphql_requests_total GraphQL requests answered.\n\
+         # TYPE tkc_graphql_requests_total counter\n\
+         tkc_graphql_requests_total {}\n",
+        state.statements.count(),
+        state
+            .graphql_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

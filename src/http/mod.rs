@@ -38,6 +38,8 @@ pub struct AppState {
     pub statements: Arc<StatementMeter>,
     pub app_env: AppEnv,
     pub limits: GraphqlLimits,
+    /// GraphQL requests answered (each operation of a batch counts).
+    pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Every route of the server, with its layers.
@@ -55,6 +57,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
             .route("/playground", get(playground::page))
             .route("/playground/operations.json", get(playground::operations))
             .route("/playground/{*path}", get(playground::asset));
+    }
+    if config.metrics {
+        router = router.route("/metrics", get(health::metrics));
     }
     if config.test_routes {
         router = router

@@ -42,3 +42,31 @@ async fn the_playground_is_served_at_the_root() {
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(response.text().await.unwrap().contains("/graphql"));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_statements() {
+    let app = TestApp::spawn().await;
+    let read = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = app.get("/metrics").await.text().await.unwrap();
+
+    app.query("{ items { totalCount } }", serde_json::json!({}))
+        .await;
+    app.query("{ __typename }", serde_json::json!({})).await;
+
+    let after = app.get("/metrics").await.text().await.unwrap();
+    let requests =
+        read(&after, "tkc_graphql_requests_total") - read(&before, "tkc_graphql_requests_total");
+    let statements =
+        read(&after, "tkc_sql_statements_total") - read(&before, "tkc_sql_statements_total");
+    assert_eq!(requests, 2);
+    assert_eq!(
+        statements, 1,
+        "totalCount is one COUNT; __typename touches nothing"
+    );
+}
