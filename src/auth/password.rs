@@ -5,9 +5,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
@@ -52,10 +54,13 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Hashes and verifies passwords, a bounded number at a time.
+/// Hashes and verifies passwords, a bounded number at a time, each in a reused 19 MiB block of
+/// memory: allocating and freeing that much per hash makes the allocator keep a copy per worker
+/// thread, and the process would grow to hundreds of MiB under a login storm.
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// A hash of a random password: unknown usernames are verified against it, so that they cost
     /// the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -66,6 +71,7 @@ impl Passwords {
     pub async fn new(concurrency: usize) -> Result<Self, AppError> {
         let mut passwords = Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memory: Arc::default(),
             dummy_hash: Arc::from(""),
         };
         let random = Password(random_hex(24));
@@ -75,12 +81,28 @@ impl Passwords {
 
     /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
     pub async fn hash(&self, password: Password) -> Result<String, AppError> {
-        self.blocking(move || {
+        self.blocking(move |memory| {
+            let params = params()?;
             let salt = SaltString::generate(&mut OsRng);
-            hasher()?
-                .hash_password(password.0.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(AppError::internal)
+            let mut salt_bytes = [0u8; 64];
+            let raw_salt = salt
+                .decode_b64(&mut salt_bytes)
+                .map_err(AppError::internal)?;
+            let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+            let output = Output::init_with(OUTPUT_LEN, |out| {
+                argon2
+                    .hash_password_into_with_memory(password.0.as_bytes(), raw_salt, out, memory)
+                    .map_err(|_| password_hash::Error::Crypto)
+            })
+            .map_err(AppError::internal)?;
+            let phc = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params).map_err(AppError::internal)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            };
+            Ok(phc.to_string())
         })
         .await
     }
@@ -90,36 +112,82 @@ impl Passwords {
     pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
-        self.blocking(move || {
+        self.blocking(move |memory| {
             let parsed = PasswordHash::new(&hash).map_err(AppError::internal)?;
-            let matches = hasher()?
-                .verify_password(password.0.as_bytes(), &parsed)
-                .is_ok();
-            Ok(known && matches)
+            let algorithm = Algorithm::try_from(parsed.algorithm).map_err(AppError::internal)?;
+            let version = parsed
+                .version
+                .map(Version::try_from)
+                .transpose()
+                .map_err(AppError::internal)?
+                .unwrap_or(Version::V0x13);
+            let params = Params::try_from(&parsed).map_err(AppError::internal)?;
+            let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+                return Err(AppError::internal("a stored hash without salt or output"));
+            };
+            let mut salt_bytes = [0u8; 64];
+            let raw_salt = salt
+                .decode_b64(&mut salt_bytes)
+                .map_err(AppError::internal)?;
+            let argon2 = Argon2::new(algorithm, version, params.clone());
+            // A hash made with other parameters needs its own amount of memory.
+            let mut own = Vec::new();
+            let memory = if params.block_count() == memory.len() {
+                memory
+            } else {
+                own.resize(params.block_count(), Block::new());
+                &mut own[..]
+            };
+            let actual = Output::init_with(expected.len(), |out| {
+                argon2
+                    .hash_password_into_with_memory(password.0.as_bytes(), raw_salt, out, memory)
+                    .map_err(|_| password_hash::Error::Crypto)
+            })
+            .map_err(AppError::internal)?;
+            // `Output` compares in constant time.
+            Ok(known && actual == expected)
         })
         .await
     }
 
-    /// Runs `work` on the blocking pool once a permit is free, keeping the caller's span.
+    /// Runs `work` on the blocking pool once a permit is free, with a memory block of its own,
+    /// keeping the caller's span.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+        work: impl FnOnce(&mut [Block]) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let mut memory = self
+            .memory
+            .lock()
+            .map_err(|_| AppError::internal("the password memory pool is poisoned"))?
+            .pop()
+            .unwrap_or_default();
+        let blocks = params()?.block_count();
+        if memory.len() != blocks {
+            memory = vec![Block::new(); blocks];
+        }
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let (result, memory) = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            work()
+            let result = work(&mut memory);
+            (result, memory)
         })
         .await
-        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+        if let Ok(mut pool) = self.memory.lock() {
+            pool.push(memory);
+        }
+        result
     }
 }
 
+/// The length of the hash output, in bytes.
+const OUTPUT_LEN: usize = 32;
+
 /// OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
-fn hasher() -> Result<Argon2<'static>, AppError> {
-    let params = Params::new(19_456, 2, 1, None).map_err(AppError::internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> Result<Params, AppError> {
+    Params::new(19_456, 2, 1, Some(OUTPUT_LEN)).map_err(AppError::internal)
 }
 
 /// `bytes` random bytes from the OS, as hex.
@@ -163,5 +231,18 @@ mod tests {
         assert!(ok("correct horse", Some(hash.clone())).await.unwrap());
         assert!(!ok("correct horsf", Some(hash)).await.unwrap());
         assert!(!ok("anything", None).await.unwrap());
+        // A hash made by the argon2 crate's own API (and other parameters) verifies too.
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut OsRng);
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8_192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse", &salt)
+        .unwrap()
+        .to_string();
+        assert!(ok("correct horse", Some(other.clone())).await.unwrap());
+        assert!(!ok("correct horsf", Some(other)).await.unwrap());
     }
 }
