@@ -127,6 +127,9 @@ def pgbench(url, sql, seconds):
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
+ONLY = set(filter(None, os.environ.get("BENCH_OPS", "").split(",")))  # e.g. BENCH_OPS=a,d
+
+
 def bench(backend, url):
     tkc(url, "migrate", "up")
     tkc(url, "create-user", "--username", "bench", "--email", "bench@bench.example", "--password-stdin",
@@ -148,6 +151,8 @@ def bench(backend, url):
             except OSError:
                 time.sleep(0.1)
         for key, name, body, _sql in OPS:
+            if ONLY and key not in ONLY:
+                continue
             wrk(body, 2)  # warm-up, not measured
             before = metrics()
             rps, p50, p99, errors = wrk(body, SECONDS)
@@ -168,8 +173,10 @@ def main():
     try:
         pg_url = f"{PG}/{database}"
         rows = bench("postgres", pg_url)
-        ceilings = {key: pgbench(pg_url, sql, SECONDS) for key, _, _, sql in OPS if sql}
-        rows += bench("sqlite", f"sqlite://{folder}/bench.db")
+        ceilings = {key: pgbench(pg_url, sql, SECONDS) for key, _, _, sql in OPS
+                    if sql and (not ONLY or key in ONLY)}
+        if os.environ.get("BENCH_BACKENDS", "postgres,sqlite") != "postgres":
+            rows += bench("sqlite", f"sqlite://{folder}/bench.db")
     finally:
         run(["psql", "-q", f"{PG}/postgres", "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
     print(f"\n{SECONDS} s per operation, concurrency {CONCURRENCY}, {os.cpu_count()} cores; "
@@ -182,7 +189,7 @@ def main():
         ceiling = ceilings.get(r["op"]) if r["backend"] == "postgres" else None
         if r["backend"] == "postgres":
             pg_rps[r["op"]] = r["rps"]
-        share = f"{100 * r['rps'] / ceiling:9.0f}%" if ceiling else ("" if r["backend"] == "postgres" else f"{r['rps'] / pg_rps[r['op']]:9.2f}x")
+        share = f"{100 * r['rps'] / ceiling:9.0f}%" if ceiling else ("" if r["backend"] == "postgres" or r["op"] not in pg_rps else f"{r['rps'] / pg_rps[r['op']]:9.2f}x")
         print(f"{r['backend']:9} ({r['op']}) {r['name']:24} {r['rps']:8.0f} {r['p50']:7.2f} {r['p99']:7.2f} {r['errors']:6d} "
               f"{r['rss']:6.1f} MiB {r['sql']:7.2f} {ceiling or 0:8.0f} {share:>10}")
     print("\n(for SQLite rows the last column is its throughput relative to PostgreSQL's)")

@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Serve => {
             let config = Config::from_env()?;
-            telemetry::init(config.log_format)?;
+            let _log = telemetry::init(config.log_format)?;
             let app = Application::build(&config).await?;
             tracing::info!(
                 "serving http://{}:{}/ (GraphQL at /graphql), database {}",
@@ -87,7 +87,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Migrate { action } => {
             let config = Config::from_env()?;
-            telemetry::init(config.log_format)?;
+            let _log = telemetry::init(config.log_format)?;
             migrate(&config, action).await?;
             Ok(())
         }
@@ -98,12 +98,12 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             password_stdin,
         } => {
             let config = Config::from_env()?;
-            telemetry::init(config.log_format)?;
+            let _log = telemetry::init(config.log_format)?;
             create_user(&config, &username, &email, role, password_stdin).await
         }
         Command::SeedDemo => {
             let config = Config::from_env()?;
-            telemetry::init(config.log_format)?;
+            let _log = telemetry::init(config.log_format)?;
             if config.app_env == AppEnv::Production {
                 return Err(StartupError::new(
                     "APP_ENV",

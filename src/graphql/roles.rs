@@ -20,9 +20,10 @@ use crate::error::AppError;
 #[TypeDirective(location = "FieldDefinition")]
 pub fn requiresRole(role: Role) {}
 
-/// `(type, field)` → the role it requires, as read from the SDL.
+/// type → field → the role it requires, as read from the SDL (looked up for every field resolved,
+/// so by `&str`, without allocating).
 #[derive(Debug, Default, Clone)]
-pub struct RoleRules(HashMap<(String, String), Role>);
+pub struct RoleRules(HashMap<String, HashMap<String, Role>>);
 
 impl RoleRules {
     /// Reads every `@requiresRole(role: …)` of `sdl`.
@@ -49,13 +50,10 @@ impl RoleRules {
                             _ => None,
                         })
                         .ok_or_else(|| format!("{}: bad @requiresRole", field.node.name.node))?;
-                    rules.insert(
-                        (
-                            ty.node.name.node.to_string(),
-                            field.node.name.node.to_string(),
-                        ),
-                        role,
-                    );
+                    rules
+                        .entry(ty.node.name.node.to_string())
+                        .or_insert_with(HashMap::new)
+                        .insert(field.node.name.node.to_string(), role);
                 }
             }
         }
@@ -64,16 +62,7 @@ impl RoleRules {
 
     /// The role `type.field` requires, if any.
     pub fn get(&self, type_name: &str, field: &str) -> Option<Role> {
-        self.0
-            .get(&(type_name.to_owned(), field.to_owned()))
-            .copied()
-    }
-
-    /// Every guarded field, as `Type.field`.
-    pub fn fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.0.keys().map(|(t, f)| format!("{t}.{f}")).collect();
-        fields.sort();
-        fields
+        self.0.get(type_name)?.get(field).copied()
     }
 }
 
