@@ -67,6 +67,8 @@ async function signIn(gql, username) {
 
 async function worker(index, deadline) {
   const gql = client();
+  const mine = []; // this client's live posts: it deletes only its own
+
   const me = `soak${process.pid}_${index}`;
   await signIn(gql, me);
   const admin = client();
@@ -93,12 +95,15 @@ async function worker(index, deadline) {
           { t: `soak ${index}.${n}` },
         );
         const id = body?.data?.createPost?.id;
-        if (id) created.posts.add(id);
+        if (id) {
+          created.posts.add(id);
+          mine.push(id);
+        }
         break;
       }
       case 7: {
-        const mine = [...created.posts].filter((id) => !deleted.posts.has(id));
-        const id = mine[(index * 7919 + n) % Math.max(mine.length, 1)];
+        // Every other round, delete the oldest of this client's posts.
+        const id = n % 20 === 7 ? mine.shift() : undefined;
         if (id) {
           const body = await gql("mutation($id: ID!) { deletePost(id: $id) }", { id });
           if (body?.data?.deletePost) deleted.posts.add(id);
@@ -114,8 +119,8 @@ async function worker(index, deadline) {
         break;
       }
       case 9:
-        // A wrong password for a name nobody has: counted, throttled per account, harmless.
-        await client()('mutation { login(username: "nobody-' + n + '", password: "wrong password") { id } }');
+        // A wrong password for a name nobody has: counted (and throttled) per name, harmless.
+        await client()(`mutation { login(username: "nobody-${index}-${n}", password: "wrong password") { id } }`);
         break;
     }
   }
