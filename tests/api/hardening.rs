@@ -150,3 +150,29 @@ async fn security_headers_are_on_every_response() {
         );
     }
 }
+
+#[tokio::test]
+async fn postgresql_connections_carry_the_statement_timeout() {
+    use sea_orm::ConnectionTrait;
+    if crate::helpers::postgres_url().is_none() {
+        eprintln!("skipped: statement_timeout is PostgreSQL's");
+        return;
+    }
+    let app =
+        TestApp::spawn_with(|c| c.database_statement_timeout = Duration::from_millis(1500)).await;
+
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let value: String = row.try_get("", "statement_timeout").unwrap();
+    assert_eq!(value, "1500ms");
+
+    let slow = app.db.execute_unprepared("SELECT pg_sleep(3)").await;
+    assert!(slow.is_err(), "a statement over the timeout is cancelled");
+}
