@@ -70,6 +70,8 @@ pub struct Config {
     /// `CORS_ALLOWED_ORIGINS`: origins (exact, e.g. `https://app.example.org`) allowed to call the
     /// API from a browser with credentials.
     pub cors_allowed_origins: Vec<String>,
+    /// `TRUSTED_PROXIES`: addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Not a setting: keep the text of recent SQL statements for tests to inspect.
     pub record_statements: bool,
     /// Not a setting: serve `/__test/panic` and `/__test/sleep/{ms}`, for tests of the panic and
@@ -274,7 +276,23 @@ impl Config {
             cors_allowed_origins.push(origin.to_owned());
         }
 
+        let mut trusted_proxies = Vec::new();
+        for proxy in get("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            trusted_proxies.push(proxy.parse().map_err(|_| {
+                StartupError::new(
+                    "TRUSTED_PROXIES",
+                    format!("`{proxy}` is not an IP address such as 10.0.0.2 or ::1"),
+                )
+            })?);
+        }
+
         Ok(Self {
+            trusted_proxies,
             request_timeout,
             database_statement_timeout: parse_duration(
                 get("DATABASE_STATEMENT_TIMEOUT"),
@@ -585,6 +603,18 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_ip_addresses() {
+        let c = config(&[("TRUSTED_PROXIES", "10.0.0.2, ::1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(
+            config(&[("TRUSTED_PROXIES", "proxy.local")])
+                .unwrap_err()
+                .setting,
+            "TRUSTED_PROXIES"
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Application {
                 app_env: config.app_env,
                 limits: config.limits,
                 graphql_requests: Arc::default(),
+                trusted_proxies: config.trusted_proxies.clone().into(),
             },
             config: config.clone(),
         })

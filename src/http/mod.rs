@@ -38,6 +38,8 @@ pub struct AppState {
     pub statements: Arc<StatementMeter>,
     pub app_env: AppEnv,
     pub limits: GraphqlLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// GraphQL requests answered (each operation of a batch counts).
     pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
 }

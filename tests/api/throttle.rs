@@ -127,3 +127,48 @@ async fn failures_older_than_the_window_no_longer_count() {
         Some("ada")
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = TestApp::spawn_with(|c| {
+        c.login_max_failures_per_client = 3;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let login_from = |forwarded: &'static str, user: String| {
+        let request = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "query": LOGIN, "variables": { "u": user, "p": "wrong password" } }));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    for i in 0..3 {
+        let body = login_from("203.0.113.7", format!("guess{i}")).await;
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    }
+    let body = login_from("203.0.113.7", "guess9".into()).await;
+    assert_eq!(
+        error_codes(&body),
+        ["TOO_MANY_REQUESTS"],
+        "this client is throttled"
+    );
+    let body = login_from("198.51.100.4", "guess9".into()).await;
+    assert_eq!(
+        error_codes(&body),
+        ["UNAUTHENTICATED"],
+        "another client behind the proxy is not"
+    );
+    // A forged entry before the proxy's does not help.
+    let body = login_from("198.51.100.99, 203.0.113.7", "guess8".into()).await;
+    assert_eq!(error_codes(&body), ["TOO_MANY_REQUESTS"]);
+}
