@@ -1,36 +1,11 @@
-//! Every error leaves the server with an `extensions.code`, decided here and nowhere else:
-//! parse and validation failures get theirs as they happen, resolver errors are read from their
-//! [`AppError`] source, and anything unexpected is logged and answered opaquely.
+//! Every error leaves the server with an `extensions.code`, decided here and nowhere else (the
+//! schema's extension calls these): parse and validation failures get theirs as they happen,
+//! resolver errors are read from their [`AppError`] source, and anything unexpected is logged and
+//! answered opaquely.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{ErrorExtensionValues, Response, ServerError};
 
 use crate::error::AppError;
-
-/// The extension that sets `extensions.code` (and `extensions.field`) on every error, and keeps
-/// at most `max_errors` of them.
-pub struct ErrorCodes {
-    pub max_errors: usize,
-}
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension {
-            max_errors: self.max_errors,
-        })
-    }
-}
-
-struct ErrorCodesExtension {
-    max_errors: usize,
-}
 
 /// Codes of errors about the request itself (nothing was executed): the response has no `data`.
 pub const REQUEST_ERROR_CODES: &[&str] = &[
@@ -43,45 +18,16 @@ pub const REQUEST_ERROR_CODES: &[&str] = &[
     "TOO_MANY_DIRECTIVES",
 ];
 
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors.truncate(self.max_errors);
-        for error in &mut response.errors {
-            classify(error);
-        }
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
-                .collect()
-        })
+/// Codes every error of a finished response and keeps at most `max_errors` of them.
+pub fn finish(response: &mut Response, max_errors: usize) {
+    response.errors.truncate(max_errors);
+    for error in &mut response.errors {
+        classify(error);
     }
 }
 
 /// Gives `error` the code `code` unless it has one already (a cost limit's, say).
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
+pub fn with_code(mut error: ServerError, code: &str) -> ServerError {
     let ext = extensions(&mut error);
     if ext.get("code").is_none() {
         ext.set("code", code);

@@ -6,9 +6,7 @@
 //! as root fields, so a flood of them is refused.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
 };
@@ -21,39 +19,16 @@ use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 /// Expanding fragments could otherwise cost unbounded work before validation runs.
 const MAX_VISITED_FIELDS: usize = 100_000;
 
-/// The extension that enforces [`GraphqlLimits`].
-pub struct CostLimits(pub GraphqlLimits);
-
-impl ExtensionFactory for CostLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostLimitsExtension(self.0))
+/// async-graphql counts directives while parsing (`limit_directives`); its refusal gets the same
+/// kind of code as the other limits.
+pub fn recode_directives(mut error: ServerError) -> ServerError {
+    if error.message.starts_with("The number of directives") {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "TOO_MANY_DIRECTIVES");
     }
-}
-
-struct CostLimitsExtension(GraphqlLimits);
-
-#[async_trait::async_trait]
-impl Extension for CostLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // async-graphql counts directives while parsing (`limit_directives`); give that refusal
-        // the same code as the other limits.
-        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
-            if e.message.starts_with("The number of directives") {
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "TOO_MANY_DIRECTIVES");
-            }
-            e
-        })?;
-        check(&document, variables, &self.0)?;
-        Ok(document)
-    }
+    error
 }
 
 /// Measures every operation of `document`; the first limit exceeded is the error.

@@ -7,8 +7,9 @@ mod connection;
 pub mod context;
 mod errors;
 mod item;
-pub mod limits;
+mod limits;
 pub mod loaders;
+mod pipeline;
 mod post;
 mod prefetch;
 pub mod roles;
@@ -20,8 +21,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, GraphqlLimits};
 
-pub use errors::{ErrorCodes, REQUEST_ERROR_CODES};
-pub use roles::{RoleGuard, RoleRules};
+pub use errors::REQUEST_ERROR_CODES;
+pub use roles::RoleRules;
 
 /// The root of every query.
 #[derive(MergedObject, Default)]
@@ -76,12 +77,11 @@ pub fn build(services: Option<Services>, options: Options) -> AppSchema {
     let types = shape::FieldTypes::from_sdl(&printed)
         .unwrap_or_else(|e| unreachable!("the schema's own SDL parses: {e}"));
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(ErrorCodes {
-            max_errors: options.limits.errors,
+        .extension(pipeline::Pipeline {
+            limits: options.limits,
+            rules: std::sync::Arc::new(rules),
+            types: std::sync::Arc::new(types),
         })
-        .extension(limits::CostLimits(options.limits))
-        .extension(RoleGuard::new(rules))
-        .extension(shape::ResponseShape(std::sync::Arc::new(types)))
         .limit_directives(options.limits.directives);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();

@@ -1,16 +1,15 @@
 //! `@requiresRole`: one declaration, two effects. A field marked
-//! `#[graphql(directive = requires_role::apply(Role::Admin))]` shows the directive in the SDL, and
-//! the [`RoleGuard`] extension enforces exactly what the SDL says: it reads the rules back from the
-//! printed schema, so the schema and the enforcement cannot drift apart.
+//! `#[graphql(directive = requiresRole::apply(Role::Admin))]` shows the directive in the SDL, and
+//! [`refusal`] (run for every field by the schema's extension) enforces exactly what the SDL says:
+//! the rules are read back from the printed schema, so the schema and the enforcement cannot
+//! drift apart.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
+use async_graphql::extensions::{ExtensionContext, ResolveInfo};
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-use async_graphql::{PathSegment, ServerError, ServerResult, TypeDirective, Value};
+use async_graphql::{PathSegment, ServerError, TypeDirective};
 
 use super::context::Identity;
 use super::user::Role;
@@ -66,52 +65,28 @@ impl RoleRules {
     }
 }
 
-/// Refuses a guarded field before its resolver runs: `UNAUTHENTICATED` without a session,
-/// `FORBIDDEN` with the wrong role.
-pub struct RoleGuard(Arc<RoleRules>);
-
-impl RoleGuard {
-    pub fn new(rules: RoleRules) -> Self {
-        Self(Arc::new(rules))
-    }
-}
-
-impl ExtensionFactory for RoleGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RoleGuardExtension(Arc::clone(&self.0)))
-    }
-}
-
-struct RoleGuardExtension(Arc<RoleRules>);
-
-#[async_trait::async_trait]
-impl Extension for RoleGuardExtension {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if let Some(required) = self.0.get(info.parent_type, info.name) {
-            let identity = ctx.data_opt::<Identity>();
-            let refused = match identity.map(Identity::role) {
-                None | Some(Err(AppError::Unauthenticated)) => Some(AppError::Unauthenticated),
-                Some(Err(other)) => Some(other),
-                Some(Ok(role)) if role != required => Some(AppError::Forbidden),
-                Some(Ok(_)) => None,
-            };
-            if let Some(error) = refused {
-                let mut server_error = ServerError::new(error.to_string(), None);
-                server_error.path = info
-                    .path_node
-                    .to_string_vec()
-                    .into_iter()
-                    .map(PathSegment::Field)
-                    .collect();
-                server_error.source = Some(Arc::new(error));
-                return Err(server_error);
-            }
-        }
-        next.run(ctx, info).await
-    }
+/// The refusal of a guarded field, before its resolver runs: `UNAUTHENTICATED` without a
+/// session, `FORBIDDEN` with the wrong role; `None` when the field may run.
+pub fn refusal(
+    rules: &RoleRules,
+    ctx: &ExtensionContext<'_>,
+    info: &ResolveInfo<'_>,
+) -> Option<ServerError> {
+    let required = rules.get(info.parent_type, info.name)?;
+    let identity = ctx.data_opt::<Identity>();
+    let error = match identity.map(Identity::role) {
+        None | Some(Err(AppError::Unauthenticated)) => AppError::Unauthenticated,
+        Some(Err(other)) => other,
+        Some(Ok(role)) if role != required => AppError::Forbidden,
+        Some(Ok(_)) => return None,
+    };
+    let mut server_error = ServerError::new(error.to_string(), None);
+    server_error.path = info
+        .path_node
+        .to_string_vec()
+        .into_iter()
+        .map(PathSegment::Field)
+        .collect();
+    server_error.source = Some(Arc::new(error));
+    Some(server_error)
 }

@@ -2,20 +2,16 @@
 //! and leaves out a field whose resolver failed. The GraphQL specification wants the fields in
 //! the order the query asks for them, a failed field as `null`, and a `null` in a non-null place to
 //! make its parent `null` in turn. This extension rebuilds `data` that way, from the executed
-//! document and the field types read from the schema's SDL.
+//! document and the field types read from the schema's SDL (see [`complete`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
     BaseType, ExecutableDocument, Field, Selection, SelectionSet, Type, TypeKind,
     TypeSystemDefinition,
 };
-use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
+use async_graphql::{Name, Positioned, Response, Value, Variables};
 use async_graphql_value::Value as AstValue;
 
 /// `(object type, field)` → the field's type, for every object type of the schema.
@@ -53,79 +49,40 @@ impl FieldTypes {
     }
 }
 
-/// The extension; one instance per request keeps that request's document.
-pub struct ResponseShape(pub Arc<FieldTypes>);
-
-impl ExtensionFactory for ResponseShape {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ShapeExtension {
-            types: Arc::clone(&self.0),
-            document: Mutex::new(None),
-        })
+/// Rebuilds `response.data` for the operation `operation_name` of `document`.
+pub fn complete(
+    types: &FieldTypes,
+    document: &ExecutableDocument,
+    variables: &Variables,
+    operation_name: Option<&str>,
+    mut response: Response,
+) -> Response {
+    let operation = match operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => document.operations.iter().next(),
+    };
+    let Some((_, operation)) = operation else {
+        return response;
+    };
+    let root = match operation.node.ty {
+        async_graphql::parser::types::OperationType::Mutation => &types.mutation,
+        _ => &types.query,
+    };
+    if let Value::Object(_) = response.data {
+        let shaper = Shaper {
+            types,
+            document,
+            variables,
+        };
+        let data = std::mem::take(&mut response.data);
+        response.data = shaper
+            .object(root, &[&operation.node.selection_set], data)
+            .unwrap_or(Value::Null);
     }
-}
-
-struct ShapeExtension {
-    types: Arc<FieldTypes>,
-    document: Mutex<Option<(ExecutableDocument, Variables)>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for ShapeExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Ok(mut slot) = self.document.lock() {
-            *slot = Some((document.clone(), variables.clone()));
-        }
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let Ok(slot) = self.document.lock() else {
-            return response;
-        };
-        let Some((document, variables)) = slot.as_ref() else {
-            return response;
-        };
-        let operation = match operation_name {
-            Some(name) => document
-                .operations
-                .iter()
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-            None => document.operations.iter().next(),
-        };
-        let Some((_, operation)) = operation else {
-            return response;
-        };
-        let root = match operation.node.ty {
-            async_graphql::parser::types::OperationType::Mutation => &self.types.mutation,
-            _ => &self.types.query,
-        };
-        if let Value::Object(_) = response.data {
-            let shaper = Shaper {
-                types: &self.types,
-                document,
-                variables,
-            };
-            let data = std::mem::take(&mut response.data);
-            response.data = shaper
-                .object(root, &[&operation.node.selection_set], data)
-                .unwrap_or(Value::Null);
-        }
-        response
-    }
+    response
 }
 
 struct Shaper<'a> {
