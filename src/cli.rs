@@ -3,9 +3,9 @@
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
-use crate::auth::password::{Password, Passwords};
+use crate::auth::password::Passwords;
 use crate::config::{AppEnv, Config};
-use crate::domain::{accounts, validate};
+use crate::domain::accounts;
 use crate::entity::users::Role;
 use crate::error::StartupError;
 use crate::startup::Application;
@@ -133,44 +133,34 @@ async fn create_user(
     role: RoleArg,
     password_stdin: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let username = validate::username("username", username).map_err(explain)?;
-    let email = validate::email("email", email).map_err(explain)?;
     let password = if password_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let first = rpassword::prompt_password(format!("Password for {username}: "))?;
+        let first = rpassword::prompt_password(format!("Password for {}: ", username.trim()))?;
         let again = rpassword::prompt_password("Again: ")?;
         if first != again {
             return Err("the two passwords differ".into());
         }
         first
     };
-    let password = Password::validated("password", password).map_err(explain)?;
+    let role = match role {
+        RoleArg::Borrower => Role::Borrower,
+        RoleArg::Admin => Role::Admin,
+    };
+    // The same rules as `register`, checked before touching the database.
+    let passwords = Passwords::new(config.password_hash_concurrency).await?;
+    let account = accounts::NewAccount::prepare(&passwords, username, email, password, role)
+        .await
+        .map_err(explain)?;
 
     let (db, _) = db::connect(config).await?;
     if config.auto_migrate {
         Migrator::up(&db, None).await?;
     }
-    let passwords = Passwords::new(config.password_hash_concurrency).await?;
-    let password_hash = passwords.hash(password).await?;
-    let role = match role {
-        RoleArg::Borrower => Role::Borrower,
-        RoleArg::Admin => Role::Admin,
-    };
     let txn = domain::begin_write(&db).await?;
-    let user = accounts::create(
-        &txn,
-        accounts::NewAccount {
-            username,
-            email,
-            password_hash,
-            role,
-        },
-    )
-    .await
-    .map_err(explain)?;
+    let user = accounts::create(&txn, account).await.map_err(explain)?;
     txn.commit().await?;
     println!(
         "created user {} (id {}, role {})",

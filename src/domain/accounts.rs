@@ -6,6 +6,8 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, SqlErr,
 };
 
+use super::validate;
+use crate::auth::password::{Password, Passwords};
 use crate::entity::users::{self, Column, Entity as Users, Role};
 use crate::error::AppError;
 
@@ -15,6 +17,28 @@ pub struct NewAccount {
     pub email: String,
     pub password_hash: String,
     pub role: Role,
+}
+
+impl NewAccount {
+    /// Checks a new account's fields by the rules every way of making one shares (`register`,
+    /// `create-user`) and hashes its password. Errors name the field.
+    pub async fn prepare(
+        passwords: &Passwords,
+        username: &str,
+        email: &str,
+        password: String,
+        role: Role,
+    ) -> Result<Self, AppError> {
+        let username = validate::username("username", username)?;
+        let email = validate::email("email", email)?;
+        let password = Password::validated("password", password)?;
+        Ok(Self {
+            username,
+            email,
+            password_hash: passwords.hash(password).await?,
+            role,
+        })
+    }
 }
 
 /// Creates the account. A username or email already taken (in any case) is a `CONFLICT` on that

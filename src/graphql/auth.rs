@@ -5,7 +5,7 @@ use async_graphql::{Context, InputObject, Object};
 use super::context::ContextExt;
 use super::user::User;
 use crate::auth::password::Password;
-use crate::domain::{self, accounts, sessions, throttle, validate};
+use crate::domain::{self, accounts, sessions, throttle};
 use crate::entity::users::Role as DbRole;
 use crate::error::AppError;
 
@@ -42,23 +42,18 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<User> {
-        let username = validate::username("username", &input.username)?;
-        let email = validate::email("email", &input.email)?;
-        let password = Password::validated("password", input.password)?;
         let auth = ctx.auth()?;
-        let password_hash = auth.passwords.hash(password).await?;
-
-        let txn = domain::begin_write(ctx.db()?).await?;
-        let user = accounts::create(
-            &txn,
-            accounts::NewAccount {
-                username,
-                email,
-                password_hash,
-                role: DbRole::Borrower,
-            },
+        let account = accounts::NewAccount::prepare(
+            &auth.passwords,
+            &input.username,
+            &input.email,
+            input.password,
+            DbRole::Borrower,
         )
         .await?;
+
+        let txn = domain::begin_write(ctx.db()?).await?;
+        let user = accounts::create(&txn, account).await?;
         let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
         if let Some(old) = ctx.identity().viewer() {
             sessions::end(&txn, old.session.id).await?;

@@ -4,6 +4,19 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, at};
 
+/// The large page costs no more statements than the small one, and at most `limit`.
+fn assert_flat_cost(app: &TestApp, small: u64, large: u64, limit: u64) {
+    let recent: Vec<String> = app.statements.recent().into_iter().rev().take(10).collect();
+    assert!(
+        large <= limit,
+        "took {large} statements (at most {limit}): {recent:#?}"
+    );
+    assert_eq!(
+        small, large,
+        "the cost must not grow with the page: {recent:#?}"
+    );
+}
+
 /// 60 authors with 6 posts each.
 async fn community(app: &TestApp) {
     let mut authors = Vec::new();
@@ -44,21 +57,7 @@ async fn a_page_of_posts_with_authors_and_their_post_counts_takes_at_most_4_stat
             "each post has its own author"
         );
     }
-    assert!(
-        large_cost <= 4,
-        "posts(first: 100) took {large_cost} statements"
-    );
-    assert_eq!(
-        small_cost,
-        large_cost,
-        "the cost must not grow with the page: {:#?}",
-        app.statements
-            .recent()
-            .iter()
-            .rev()
-            .take(10)
-            .collect::<Vec<_>>()
-    );
+    assert_flat_cost(&app, small_cost, large_cost, 4);
 }
 
 #[tokio::test]
@@ -82,21 +81,7 @@ async fn a_page_of_users_with_their_posts_and_authors_takes_at_most_5_statements
             assert_eq!(post["node"]["author"]["username"], name);
         }
     }
-    assert!(
-        large_cost <= 5,
-        "users(first: 50) took {large_cost} statements"
-    );
-    assert_eq!(
-        small_cost,
-        large_cost,
-        "the cost must not grow with the page: {:#?}",
-        app.statements
-            .recent()
-            .iter()
-            .rev()
-            .take(10)
-            .collect::<Vec<_>>()
-    );
+    assert_flat_cost(&app, small_cost, large_cost, 5);
 }
 
 #[tokio::test]
@@ -115,16 +100,5 @@ async fn totals_and_nested_pages_are_batched_too() {
         assert_eq!(user["node"]["posts"]["totalCount"], 6);
         assert_eq!(user["node"]["posts"]["pageInfo"]["hasNextPage"], true);
     }
-    assert_eq!(
-        small_cost,
-        large_cost,
-        "{:#?}",
-        app.statements
-            .recent()
-            .iter()
-            .rev()
-            .take(10)
-            .collect::<Vec<_>>()
-    );
-    assert!(large_cost <= 4, "{large_cost}");
+    assert_flat_cost(&app, small_cost, large_cost, 4);
 }
