@@ -96,6 +96,8 @@ pub struct GraphqlLimits {
     pub batch: usize,
     /// `GRAPHQL_MAX_ERRORS`: errors in one response; the rest are dropped.
     pub errors: usize,
+    /// `GRAPHQL_MAX_RESPONSE_BYTES`: the largest response body; a larger one is refused whole.
+    pub response_bytes: usize,
 }
 
 /// How log lines are written.
@@ -241,6 +243,7 @@ impl Config {
             directives: number("GRAPHQL_MAX_DIRECTIVES", 5, 1000)?,
             batch: number("GRAPHQL_MAX_BATCH", 10, 1000)?,
             errors: number("GRAPHQL_MAX_ERRORS", 50, 100_000)?,
+            response_bytes: number("GRAPHQL_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, 1 << 30)?,
         };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,

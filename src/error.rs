@@ -39,6 +39,11 @@ pub enum AppError {
     /// Too many attempts; try again later.
     #[error("too many requests, try again later")]
     RateLimited,
+    /// The response would be larger than `GRAPHQL_MAX_RESPONSE_BYTES`.
+    #[error(
+        "the response would be larger than {max} bytes (GRAPHQL_MAX_RESPONSE_BYTES): ask for fewer items or fewer long fields"
+    )]
+    ResponseTooLarge { max: usize },
     /// The database cannot be reached right now.
     #[error("the service is temporarily unavailable, try again shortly")]
     Unavailable,
@@ -70,6 +75,7 @@ impl AppError {
             Self::BadInput { .. } => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited => "TOO_MANY_REQUESTS",
+            Self::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
             Self::Unavailable => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID};
 use sea_orm::DatabaseConnection;
 use tower_cookies::Cookies;
 
+use super::budget::ResponseBudget;
 use super::loaders::Loaders;
 use super::user::Role;
 use crate::auth::Viewer;
@@ -78,6 +79,8 @@ pub trait ContextExt {
     fn cookies(&self) -> Result<&Cookies, AppError>;
     /// The client's address.
     fn client_ip(&self) -> &str;
+    /// Hands out a text field's value, charging its bytes to the response's size budget.
+    fn text<'t>(&self, text: &'t str) -> Result<&'t str, AppError>;
 }
 
 impl ContextExt for Context<'_> {
@@ -108,6 +111,13 @@ impl ContextExt for Context<'_> {
     fn client_ip(&self) -> &str {
         self.data_opt::<ClientIp>()
             .map_or("unknown", |ip| ip.0.as_str())
+    }
+
+    fn text<'t>(&self, text: &'t str) -> Result<&'t str, AppError> {
+        if let Some(budget) = self.data_opt::<std::sync::Arc<ResponseBudget>>() {
+            budget.charge(text.len())?;
+        }
+        Ok(text)
     }
 }
 

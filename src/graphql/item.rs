@@ -21,13 +21,18 @@ impl Item {
     }
 
     /// What the item is called.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(ctx.text(&self.0.name)?)
     }
 
     /// Details: author, edition, condition, what comes with it.
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self
+            .0
+            .description
+            .as_deref()
+            .map(|d| ctx.text(d))
+            .transpose()?)
     }
 
     /// When the item joined the catalogue (UTC).

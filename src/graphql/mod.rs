@@ -3,6 +3,7 @@
 //! made with.
 
 mod auth;
+pub mod budget;
 mod connection;
 pub mod context;
 mod errors;
@@ -22,6 +23,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::{Config, GraphqlLimits};
 
 pub use errors::REQUEST_ERROR_CODES;
+pub use limits::admit;
 pub use roles::RoleRules;
 
 /// The root of every query.

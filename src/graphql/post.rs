@@ -22,13 +22,13 @@ impl Post {
     }
 
     /// The headline.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(ctx.text(&self.0.title)?)
     }
 
     /// The text.
-    async fn body(&self) -> &str {
-        &self.0.body
+    async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        Ok(ctx.text(&self.0.body)?)
     }
 
     /// When the post was written (UTC).

@@ -80,6 +80,11 @@ pub fn refusal(
         Some(Ok(role)) if role != required => AppError::Forbidden,
         Some(Ok(_)) => return None,
     };
+    Some(field_error(error, info))
+}
+
+/// `error` as the error of the field `info` describes, refused before its resolver ran.
+pub fn field_error(error: AppError, info: &ResolveInfo<'_>) -> ServerError {
     let mut server_error = ServerError::new(error.to_string(), None);
     server_error.path = info
         .path_node
@@ -88,5 +93,5 @@ pub fn refusal(
         .map(PathSegment::Field)
         .collect();
     server_error.source = Some(Arc::new(error));
-    Some(server_error)
+    server_error
 }

@@ -199,8 +199,8 @@ pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
-    /// Gives a user another role; it applies from their next request. The last admin cannot be
-    /// demoted (`CONFLICT`).
+    /// Gives a user another role; it applies at once, to the later fields of this mutation too.
+    /// The last admin cannot be demoted (`CONFLICT`).
     #[graphql(directive = requiresRole::apply(Role::Admin))]
     async fn set_user_role(
         &self,

@@ -6,23 +6,26 @@
 //! status 400. Each request gets its own batch loaders and identity.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use async_graphql::Variables;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Variables};
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::AppState;
 use super::identity::RequestIdentity;
+use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::REQUEST_ERROR_CODES;
+use crate::graphql::budget::ResponseBudget;
 use crate::graphql::loaders::Loaders;
 
 /// The media types a GraphQL response can be sent as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MediaType {
+pub enum MediaType {
     /// `application/graphql-response+json`: request errors get HTTP 400.
     GraphqlResponse,
     /// `application/json`, for legacy clients: always HTTP 200 once the request is well-formed.
@@ -99,13 +102,13 @@ pub struct GetParams {
     extensions: Option<String>,
 }
 
-/// A response for a request that is not a GraphQL request at all.
-fn bad_request(media: MediaType, message: &str) -> Response {
+/// A refusal before anything runs, as GraphQL clients read errors: `{"errors": [...]}` with a code.
+pub fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
+        "errors": [{ "message": message, "extensions": { "code": code } }]
     });
     (
-        StatusCode::BAD_REQUEST,
+        status,
         [
             (header::CONTENT_TYPE, media.content_type()),
             (header::CACHE_CONTROL, "no-store"),
@@ -115,12 +118,42 @@ fn bad_request(media: MediaType, message: &str) -> Response {
         .into_response()
 }
 
+/// A response for a request that is not a GraphQL request at all.
+fn bad_request(media: MediaType, message: &str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", message)
+}
+
 fn not_acceptable() -> Response {
-    (
+    refusal(
         StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        "NOT_ACCEPTABLE",
         "accept application/graphql-response+json or application/json",
     )
-        .into_response()
+}
+
+/// A body over the limit, declared or found while reading it.
+fn too_large(media: MediaType) -> Response {
+    refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        "REQUEST_TOO_LARGE",
+        &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Any method but GET and POST on `/graphql`.
+pub async fn method_not_allowed() -> Response {
+    let mut response = refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        MediaType::Json,
+        "METHOD_NOT_ALLOWED",
+        "/graphql takes GET (queries) and POST",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    response
 }
 
 /// Builds the executable request from its parts; `Err` is the message of a 400.
@@ -169,22 +202,32 @@ fn is_json(headers: &HeaderMap) -> bool {
     })
 }
 
-/// POST: a JSON body (`Content-Type: application/json`, else 415 before anything runs).
-pub async fn post_handler(
-    State(state): State<AppState>,
-    who: RequestIdentity,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !is_json(&headers) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /graphql takes a body of Content-Type: application/json (UTF-8)",
-        )
-            .into_response();
-    }
-    let Some(media) = negotiate(&headers) else {
+/// POST: a JSON body (`Content-Type: application/json`, else 415 before anything runs). The cheap
+/// checks (media types, a declared length over the limit) come before the body is read and before
+/// the session is looked up.
+pub async fn post_handler(State(state): State<AppState>, http: Request) -> Response {
+    let (mut parts, body) = http.into_parts();
+    let Some(media) = negotiate(&parts.headers) else {
         return not_acceptable();
+    };
+    if !is_json(&parts.headers) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST /graphql takes a body of Content-Type: application/json (UTF-8)",
+        );
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large(media);
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large(media);
     };
     let body: PostBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
@@ -206,9 +249,9 @@ pub async fn post_handler(
             p.extensions,
         )
     };
-    let batch = match body {
+    let (requests, batch) = match body {
         PostBody::Single(params) => match into_request(params) {
-            Ok(r) => BatchRequest::Single(r),
+            Ok(r) => (vec![r], false),
             Err(message) => return bad_request(media, message),
         },
         PostBody::Batch(list) => {
@@ -221,23 +264,26 @@ pub async fn post_handler(
                 .map(into_request)
                 .collect::<Result<Vec<_>, _>>()
             {
-                Ok(requests) => BatchRequest::Batch(requests),
+                Ok(requests) => (requests, true),
                 Err(message) => return bad_request(media, message),
             }
         }
     };
-    let batch = attach(batch, &state, who);
-    respond(media, state.schema.execute_batch(batch).await)
+    let requests = requests
+        .into_iter()
+        .map(|r| admit(r, &state))
+        .collect::<Vec<_>>();
+    let who = identify(&mut parts, &state).await;
+    execute(&state, who, requests, batch, media).await
 }
 
 /// GET: `?query=…&operationName=…&variables=<JSON>`; a mutation is refused with 405.
 pub async fn get_handler(
     State(state): State<AppState>,
-    who: RequestIdentity,
-    headers: HeaderMap,
+    mut parts: Parts,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    let Some(media) = negotiate(&parts.headers) else {
         return not_acceptable();
     };
     let Ok(Query(params)) = params else {
@@ -258,46 +304,144 @@ pub async fn get_handler(
         Ok(request) => request,
         Err(message) => return bad_request(media, message),
     };
-    if is_mutation(&request) {
-        return (
+    let mut request = admit(request, &state);
+    if let Ok(request) = &mut request
+        && is_mutation(request)
+    {
+        let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, HeaderValue::from_static("POST"))],
+            media,
+            "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
-        )
-            .into_response();
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
-    let batch = attach(BatchRequest::Single(request), &state, who);
-    respond(media, state.schema.execute_batch(batch).await)
+    let who = identify(&mut parts, &state).await;
+    execute(&state, who, vec![request], false, media).await
 }
 
-/// Attaches what a request's resolvers need: its loaders and who is asking; names the operations
-/// in the request's log span.
-fn attach(batch: BatchRequest, state: &AppState, who: RequestIdentity) -> BatchRequest {
-    let names: Vec<&str> = batch
+/// Parses and measures one operation before anything else is spent on it (see
+/// [`crate::graphql::admit`]); a refusal is that operation's response.
+fn admit(
+    mut request: async_graphql::Request,
+    state: &AppState,
+) -> Result<async_graphql::Request, async_graphql::Response> {
+    match crate::graphql::admit(&mut request, &state.limits) {
+        Ok(()) => Ok(request),
+        Err(error) => Err(async_graphql::Response::from_errors(vec![error])),
+    }
+}
+
+/// Who is asking: the session looked up once the request has passed the cheap checks.
+async fn identify(parts: &mut Parts, state: &AppState) -> RequestIdentity {
+    match RequestIdentity::from_request_parts(parts, state).await {
+        Ok(who) => who,
+        Err(never) => match never {},
+    }
+}
+
+/// Runs the admitted operations (a batch's concurrently, answered in order) with what their
+/// resolvers need: loaders, who is asking, and one response budget for the whole HTTP response.
+async fn execute(
+    state: &AppState,
+    who: RequestIdentity,
+    requests: Vec<Result<async_graphql::Request, async_graphql::Response>>,
+    batch: bool,
+    media: MediaType,
+) -> Response {
+    let names: Vec<String> = requests
         .iter()
-        .map(|r| r.operation_name.as_deref().unwrap_or("-"))
+        .map(|r| match r {
+            Ok(r) => r
+                .operation_name
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), for_log),
+            Err(_) => "(refused)".to_owned(),
+        })
         .collect();
     tracing::Span::current().record("operation", names.join(",").as_str());
     state
         .graphql_requests
         .fetch_add(names.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    batch
-        .data(Loaders::new(state.db.clone()))
-        .data(who.identity)
-        .data(who.cookies)
-        .data(who.client_ip)
+    let budget = Arc::new(ResponseBudget::new(state.limits.response_bytes));
+    let loaders = Loaders::new(state.db.clone());
+    let runs = requests.into_iter().map(|request| {
+        let data = (
+            loaders.clone(),
+            who.identity.clone(),
+            who.cookies.clone(),
+            who.client_ip.clone(),
+            Arc::clone(&budget),
+        );
+        async move {
+            match request {
+                Ok(request) => {
+                    let request = request
+                        .data(data.0)
+                        .data(data.1)
+                        .data(data.2)
+                        .data(data.3)
+                        .data(data.4);
+                    state.schema.execute(request).await
+                }
+                Err(refused) => refused,
+            }
+        }
+    });
+    let responses: Vec<async_graphql::Response> =
+        futures_util::stream::FuturesOrdered::from_iter(runs)
+            .collect()
+            .await;
+    respond(media, responses, batch, &budget)
 }
 
-/// Serializes the response, keeping fields in the order the query asked for them: a request
-/// error loses its `data` entry and, in the new media type, gets HTTP 400. GraphQL responses are
-/// never cached.
-fn respond(media: MediaType, response: BatchResponse) -> Response {
-    let (body, request_error) = match response {
-        BatchResponse::Single(r) => serialize(r),
-        BatchResponse::Batch(list) => {
-            let parts: Vec<String> = list.into_iter().map(|r| serialize(r).0).collect();
-            (format!("[{}]", parts.join(",")), false)
+/// An operation name as the log shows it: at most 64 characters, so a client cannot fill the log.
+fn for_log(name: &str) -> String {
+    const MAX: usize = 64;
+    match name.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
+/// Serializes the responses, keeping fields in the order the query asked for them: a request
+/// error loses its `data` entry and, in the new media type, gets HTTP 400. A body over
+/// `GRAPHQL_MAX_RESPONSE_BYTES` is never sent: each operation is answered `RESPONSE_TOO_LARGE`
+/// instead. GraphQL responses are never cached.
+fn respond(
+    media: MediaType,
+    responses: Vec<async_graphql::Response>,
+    batch: bool,
+    budget: &ResponseBudget,
+) -> Response {
+    let count = responses.len();
+    let parts: Vec<(String, bool)> = responses.into_iter().map(serialize).collect();
+    let size: usize = parts.iter().map(|(json, _)| json.len() + 1).sum();
+    let (body, request_error) = if budget.exceeded() || size > budget.max() {
+        let error = serde_json::json!({
+            "data": null,
+            "errors": [{
+                "message": crate::error::AppError::ResponseTooLarge { max: budget.max() }.to_string(),
+                "extensions": { "code": "RESPONSE_TOO_LARGE" },
+            }]
+        })
+        .to_string();
+        if batch {
+            (format!("[{}]", vec![error; count].join(",")), false)
+        } else {
+            (error, false)
         }
+    } else if batch {
+        let list: Vec<String> = parts.into_iter().map(|(json, _)| json).collect();
+        (format!("[{}]", list.join(",")), false)
+    } else {
+        parts
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| ("[]".to_owned(), false))
     };
     let status = if request_error && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
@@ -342,13 +486,13 @@ fn serialize(response: async_graphql::Response) -> (String, bool) {
     (json, request_error)
 }
 
-/// Whether the operation the request would run is a mutation. A document that does not parse is
-/// left to the executor, which answers it with a parse error.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+/// Whether the operation an admitted request would run is a mutation.
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
         return false;
     };
-    let operation = match &request.operation_name {
+    let operation = match &name {
         Some(name) => doc
             .operations
             .iter()

@@ -19,7 +19,6 @@ use tower_cookies::CookieManagerLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{AppEnv, Config, GraphqlLimits};
 use crate::db::StatementMeter;
@@ -49,7 +48,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let mut router = Router::new()
         .route(
             "/graphql",
-            get(graphql::get_handler).post(graphql::post_handler),
+            get(graphql::get_handler)
+                .post(graphql::post_handler)
+                .fallback(graphql::method_not_allowed),
         )
         .route("/health", get(health::ready))
         .route("/live", get(health::live));
@@ -86,13 +87,33 @@ pub fn router(state: AppState, config: &Config) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             config.request_timeout,
+            timeout,
         ))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(tracing_layer::trace))
         .with_state(state)
+}
+
+/// A request still running after `REQUEST_TIMEOUT` is dropped and answered 503, as a GraphQL error.
+async fn timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            graphql::refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                graphql::MediaType::Json,
+                "SERVICE_UNAVAILABLE",
+                &format!("the request took longer than {limit:?} (REQUEST_TIMEOUT)"),
+            )
+        }
+    }
 }
 
 /// Cross-origin access with credentials for exactly the configured origins; none configured means
