@@ -120,16 +120,22 @@ impl From<Arc<DbErr>> for AppError {
     }
 }
 
-/// Whether a database error means "cannot reach the database" rather than "the query is wrong".
+/// Whether a database error means "cannot reach the database" rather than "the query is wrong":
+/// no connection to be had, one lost on the way, or one the server ended (PostgreSQL's connection
+/// exceptions, class `08`, and its shutdown codes `57P01` to `57P03`, which it sends when a
+/// backend is terminated or the server stops or starts).
 fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::WorkerCrashed
-            )
+            match e.as_ref() {
+                Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Io(_) | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            }
         }
         _ => false,
     }
