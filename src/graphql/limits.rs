@@ -1,7 +1,6 @@
 //! Cost limits, checked on the parsed document before validation or execution: first the size of
-//! the document with its fragments expanded (counted in time linear in its text, before anything
-//! expands a fragment), then nesting depth, complexity, aliases, root fields and directives per
-//! field. Complexity counts the objects a query
+//! the document with its fragments expanded ([`super::expansion`], in time linear in its text),
+//! then nesting depth, complexity, aliases, root fields and directives per field. Complexity counts the objects a query
 //! can return: each field with a selection costs 1, and a page's selection counts `first` times
 //! (20 when it is not given); scalar fields are free (aliases and root fields bound those). Introspection (`__schema`, `__type`, `__typename`) is left out of depth and
 //! complexity, so that tools such as GraphiQL can load the schema; root `__typename`s still count
@@ -17,141 +16,6 @@ use async_graphql_value::{ConstValue, Value};
 
 use crate::config::GraphqlLimits;
 use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-
-/// How many selections (fields, fragment spreads, inline fragments) an operation may hold once its
-/// fragments are expanded. Far above any real query (GraphiQL's introspection query expands to a
-/// few hundred), far below what costs noticeable time to walk.
-pub const MAX_EXPANDED_SELECTIONS: usize = 10_000;
-
-/// Refuses a document whose fragments expand to more than [`MAX_EXPANDED_SELECTIONS`] selections
-/// in some operation, or that spreads a fragment inside itself. Each fragment's expanded size is
-/// computed once, so ten fragments that each spread the next eight times cost ten steps here, not
-/// eight to the tenth: this runs before anything walks the expanded document (our limits and the
-/// engine's own recursion check).
-pub fn bound_expansion(document: &ExecutableDocument) -> ServerResult<()> {
-    let mut sizes = Sizes {
-        fragments: &document.fragments,
-        done: HashMap::new(),
-    };
-    for (_, operation) in document.operations.iter() {
-        let own = Own::of(&operation.node.selection_set);
-        let mut total = own.selections;
-        for name in own.spreads {
-            total = total.saturating_add(sizes.fragment(name)?);
-            if total > MAX_EXPANDED_SELECTIONS {
-                return Err(too_large());
-            }
-        }
-        if total > MAX_EXPANDED_SELECTIONS {
-            return Err(too_large());
-        }
-    }
-    Ok(())
-}
-
-fn too_large() -> ServerError {
-    refuse(
-        "QUERY_TOO_COMPLEX",
-        format!(
-            "the query is too large: with its fragments expanded, an operation may hold at most {MAX_EXPANDED_SELECTIONS} selections"
-        ),
-    )
-}
-
-/// A selection set's own selections, and the fragments it spreads (once per spread), without
-/// expanding them. Nesting is at most 64 levels (the parser's limit), so the recursion is bounded.
-struct Own<'a> {
-    selections: usize,
-    spreads: Vec<&'a str>,
-}
-
-impl<'a> Own<'a> {
-    fn of(set: &'a Positioned<SelectionSet>) -> Self {
-        let mut own = Self {
-            selections: 0,
-            spreads: Vec::new(),
-        };
-        own.add(set);
-        own
-    }
-
-    fn add(&mut self, set: &'a Positioned<SelectionSet>) {
-        for selection in &set.node.items {
-            self.selections = self.selections.saturating_add(1);
-            match &selection.node {
-                Selection::Field(field) => self.add(&field.node.selection_set),
-                Selection::InlineFragment(f) => self.add(&f.node.selection_set),
-                Selection::FragmentSpread(spread) => {
-                    self.spreads.push(spread.node.fragment_name.node.as_str());
-                }
-            }
-        }
-    }
-}
-
-/// Expanded fragment sizes, memoised; `None` marks a fragment being computed (a cycle if met).
-struct Sizes<'a> {
-    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-    done: HashMap<&'a str, Option<usize>>,
-}
-
-impl<'a> Sizes<'a> {
-    /// The expanded size of fragment `name` (0 if it does not exist: validation reports that),
-    /// computed with an explicit stack, so a long chain of fragments cannot exhaust the thread's.
-    fn fragment(&mut self, name: &'a str) -> ServerResult<usize> {
-        if let Some(size) = self.done.get(name) {
-            return size.ok_or_else(cycle);
-        }
-        // Each frame: a fragment, its expanded size so far, and the spreads still to add.
-        let mut stack: Vec<Frame<'a>> = Vec::new();
-        match self.enter(name) {
-            Some(frame) => stack.push(frame),
-            None => return Ok(0),
-        }
-        while let Some((current, total, spreads)) = stack.last_mut() {
-            if *total > MAX_EXPANDED_SELECTIONS {
-                return Err(too_large());
-            }
-            match spreads.next() {
-                Some(next) => match self.done.get(next) {
-                    Some(Some(size)) => *total = total.saturating_add(*size),
-                    Some(None) => return Err(cycle()),
-                    None => {
-                        if let Some(frame) = self.enter(next) {
-                            stack.push(frame);
-                        }
-                    }
-                },
-                None => {
-                    let (current, total) = (*current, *total);
-                    self.done.insert(current, Some(total));
-                    stack.pop();
-                    if let Some((_, parent, _)) = stack.last_mut() {
-                        *parent = parent.saturating_add(total);
-                    }
-                }
-            }
-        }
-        self.done.get(name).copied().flatten().ok_or_else(cycle)
-    }
-
-    /// Starts computing fragment `name`: `None` if the document has no such fragment.
-    fn enter(&mut self, name: &'a str) -> Option<Frame<'a>> {
-        let fragment = self.fragments.get(name)?;
-        let own = Own::of(&fragment.node.selection_set);
-        self.done.insert(name, None);
-        Some((name, own.selections, own.spreads.into_iter()))
-    }
-}
-
-type Frame<'a> = (&'a str, usize, std::vec::IntoIter<&'a str>);
-
-fn cycle() -> ServerError {
-    refuse(
-        "GRAPHQL_VALIDATION_FAILED",
-        "a fragment spreads itself, directly or through other fragments".to_owned(),
-    )
-}
 
 /// Admits a request before the engine sees it: parses it once, bounds its fragment expansion and
 /// measures its cost. The parsed document travels with the request, so the engine does not parse
@@ -185,7 +49,7 @@ pub fn check(
     variables: &Variables,
     limits: &GraphqlLimits,
 ) -> ServerResult<()> {
-    bound_expansion(document)?;
+    super::expansion::bound(document)?;
     let mut walk = Walk {
         fragments: &document.fragments,
         variables,
@@ -239,7 +103,7 @@ pub fn check(
     Ok(())
 }
 
-fn refuse(code: &str, message: String) -> ServerError {
+pub(super) fn refuse(code: &str, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -393,5 +257,59 @@ impl<'a> Walk<'a> {
         let fragment = self.fragments.get(name)?;
         self.stack.push(name);
         Some(fragment)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn limits() -> GraphqlLimits {
+        GraphqlLimits {
+            depth: 10,
+            complexity: 1000,
+            aliases: 30,
+            root_fields: 20,
+            directives: 5,
+            batch: 10,
+            errors: 50,
+            response_bytes: 1 << 20,
+        }
+    }
+
+    fn code(error: &ServerError) -> String {
+        match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(code)) => code.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Ten fragments spreading the next eight times at each of `levels` levels.
+    fn bomb(levels: usize) -> String {
+        let mut document = String::from("{ ...A1 }\n");
+        for level in 1..levels {
+            let spreads = format!("...A{} ", level + 1).repeat(8);
+            document.push_str(&format!("fragment A{level} on Query {{ {spreads}}}\n"));
+        }
+        document.push_str(&format!("fragment A{levels} on Query {{ __typename }}\n"));
+        document
+    }
+
+    #[test]
+    fn fragment_bombs_are_refused_in_time_linear_in_their_text() {
+        for levels in [10, 20, 31] {
+            let mut request = async_graphql::Request::new(bomb(levels));
+            let started = Instant::now();
+            let error = admit(&mut request, &limits()).unwrap_err();
+            let took = started.elapsed();
+            assert_eq!(code(&error), "QUERY_TOO_COMPLEX", "{levels}");
+            assert!(
+                took < Duration::from_millis(100),
+                "{levels} levels: {took:?}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod budget;
 mod connection;
 pub mod context;
 mod errors;
+mod expansion;
 mod item;
 mod limits;
 pub mod loaders;

@@ -4,6 +4,7 @@ mod graphql;
 mod health;
 mod identity;
 mod playground;
+mod response;
 mod tracing_layer;
 
 use std::sync::Arc;
@@ -50,7 +51,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             "/graphql",
             get(graphql::get_handler)
                 .post(graphql::post_handler)
-                .fallback(graphql::method_not_allowed),
+                .fallback(response::method_not_allowed),
         )
         .route("/health", get(health::ready))
         .route("/live", get(health::live));
@@ -106,9 +107,9 @@ async fn timeout(
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(?limit, "request timed out");
-            graphql::refusal(
+            response::refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
-                graphql::MediaType::Json,
+                response::MediaType::Json,
                 "SERVICE_UNAVAILABLE",
                 &format!("the request took longer than {limit:?} (REQUEST_TIMEOUT)"),
             )
