@@ -276,11 +276,7 @@ async fn execute(
 
 /// An operation name as the log shows it: at most 64 characters, so a client cannot fill the log.
 fn for_log(name: &str) -> String {
-    const MAX: usize = 64;
-    match name.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &name[..cut]),
-        None => name.to_owned(),
-    }
+    super::tracing_layer::cut(name, 64).into_owned()
 }
 
 /// Whether the operation an admitted request would run is a mutation.

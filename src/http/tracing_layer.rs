@@ -1,6 +1,7 @@
 //! One tracing span per request: its id (`x-request-id`, taken from the request when it is sane,
 //! else generated, and echoed in the response), method, path (never the query string, which can
-//! hold variables), the GraphQL operation name, the status and the duration.
+//! hold variables; cut to 256 characters), the GraphQL operation name, the status and the
+//! duration.
 
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ pub async fn trace(request: Request, next: Next) -> Response {
         "request",
         id = %id,
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %cut(request.uri().path(), 256),
         operation = tracing::field::Empty,
     );
     let start = Instant::now();
@@ -37,4 +38,12 @@ pub async fn trace(request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// `text` cut to `max` characters (marked with `…`), so that a client cannot fill the log.
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
+    }
 }
