@@ -15,7 +15,7 @@ use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value
 
 use super::roles::{self, RoleRules};
 use super::shape::{self, FieldTypes};
-use super::{errors, limits};
+use super::{errors, limits, strings};
 use crate::config::GraphqlLimits;
 
 /// The extension factory: the rules and types are shared, the document is per request.
@@ -64,6 +64,7 @@ impl Extension for PipelineExtension {
             .await
             .map_err(|e| errors::with_code(limits::recode_directives(e), "GRAPHQL_PARSE_FAILED"))?;
         limits::check(&document, variables, &self.limits)?;
+        strings::check(&document, variables)?;
         if let Ok(mut slot) = self.document.lock() {
             *slot = Some((document.clone(), variables.clone()));
         }

@@ -326,6 +326,7 @@ fn serialize(response: async_graphql::Response) -> (String, bool) {
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| {
             let code = e.extensions.as_ref().and_then(|x| x.get("code"));
+            e.path.is_empty() &&
             matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERROR_CODES.contains(&c.as_str()))
         });
     let json = if request_error {
