@@ -23,4 +23,5 @@ mod production;
 mod queries;
 mod roles;
 mod schema;
+mod strings;
 mod throttle;
