@@ -143,18 +143,30 @@ where
                     .limit(CHUNK),
             )
             .await?;
+        // One UPDATE a chunk: `SET key = CASE WHEN id = 1 THEN 'a' WHEN id = 2 THEN 'b' … END`.
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut cases: Vec<CaseStatement> = keys.iter().map(|_| CaseStatement::new()).collect();
         for row in &rows {
-            after = row.try_get_by_index::<i64>(0)?;
-            let mut update = Query::update();
-            update
-                .table(table.clone())
-                .and_where(Expr::col(Alias::new("id")).eq(after));
-            for (i, key) in keys.iter().enumerate() {
+            let id = row.try_get_by_index::<i64>(0)?;
+            for (i, case) in cases.iter_mut().enumerate() {
                 let value: String = row.try_get_by_index(i + 1)?;
-                update.value(key.clone(), case_key(&value));
+                *case =
+                    std::mem::take(case).case(Expr::col(Alias::new("id")).eq(id), case_key(&value));
             }
-            db.execute(&update).await?;
+            ids.push(id);
         }
+        let Some(&last) = ids.last() else {
+            return Ok(());
+        };
+        let mut update = Query::update();
+        update
+            .table(table.clone())
+            .and_where(Expr::col(Alias::new("id")).is_in(ids));
+        for (key, case) in keys.iter().zip(cases) {
+            update.value(key.clone(), case.finally(Expr::col(key.clone())));
+        }
+        db.execute(&update).await?;
+        after = last;
         if (rows.len() as u64) < CHUNK {
             return Ok(());
         }

@@ -277,6 +277,9 @@ async fn the_case_key_migration_backfills_existing_rows_and_goes_down_keeping_th
         .query(REGISTER, account("Emile", "Émile@X.org"))
         .await;
     app.insert_items([("Écran".to_owned(), at(0))]).await;
+    // More than one chunk of the backfill (500 rows).
+    app.insert_items((1..=1_100).map(|i| (format!("Chaise {i}"), at(i))))
+        .await;
 
     let steps = steps_back_to_before_case_keys(&app).await;
     Migrator::down(&app.db, Some(steps)).await.unwrap();
@@ -308,12 +311,20 @@ async fn the_case_key_migration_backfills_existing_rows_and_goes_down_keeping_th
         ]
     );
     assert_eq!(
-        keys(&app, "SELECT name, name_key FROM items ORDER BY id").await,
+        keys(
+            &app,
+            "SELECT name, name_key FROM items WHERE name NOT LIKE 'Chaise%' ORDER BY id"
+        )
+        .await,
         [
             ("Écran".to_owned(), "écran".to_owned()),
             ("STRAẞE".to_owned(), "strasse".to_owned()),
         ]
     );
+    let data = app
+        .query(r#"{ items(search: "CHAISE ") { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(data["items"]["totalCount"], 1_100);
     let me = app.login("ÉMILE@x.ORG", PASSWORD).await.me().await;
     assert_eq!(me.as_deref(), Some("Emile"));
     let data = app
