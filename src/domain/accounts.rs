@@ -1,6 +1,6 @@
 //! Accounts: creating users, finding them to sign in, changing passwords and roles, deleting.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, SqlErr,
@@ -42,7 +42,8 @@ impl NewAccount {
 }
 
 /// Creates the account. A username or email already taken (in any case) is a `CONFLICT` on that
-/// field, decided by the unique indexes, so two racing registrations make one user.
+/// field, decided by the unique indexes on their case keys (which `insert` derives), so two racing
+/// registrations make one user.
 pub async fn create(
     db: &impl ConnectionTrait,
     account: NewAccount,
@@ -82,16 +83,30 @@ pub async fn find_for_login(
     db: &impl ConnectionTrait,
     login: &str,
 ) -> Result<Option<users::Model>, AppError> {
-    let login = login.trim().to_lowercase();
+    let login = login.trim();
     let column = if login.contains('@') {
         Column::Email
     } else {
         Column::Username
     };
+    // Longer than any stored value: no account, and no query.
+    if login.chars().count() > validate::EMAIL_MAX {
+        return Ok(None);
+    }
     Ok(Users::find()
-        .filter(Expr::expr(Func::lower(Expr::col((Users, column)))).eq(login))
+        .filter(matching(column, login))
         .one(db)
         .await?)
+}
+
+/// The condition "`column` (`Username` or `Email`) equals `value` in any case": their case keys
+/// are equal, which the unique indexes also decide.
+fn matching(column: Column, value: &str) -> SimpleExpr {
+    let key = match column {
+        Column::Email => Column::EmailKey,
+        _ => Column::UsernameKey,
+    };
+    key.eq(validate::case_key(value.trim()))
 }
 
 /// Replaces a user's password hash.

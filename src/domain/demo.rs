@@ -2,7 +2,7 @@
 //! and `borrower`/`borrower`) and a few posts each. Writing it twice changes nothing.
 
 use chrono::Duration;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select, TransactionSession,
@@ -130,22 +130,26 @@ pub async fn seed(db: &impl TransactionTrait, passwords: &Passwords) -> Result<S
         if exists(
             &txn,
             users::Entity::find(),
-            users::Column::Username,
+            users::Column::UsernameKey,
             username,
         )
         .await?
         {
             continue;
         }
-        let user = users::Entity::insert(users::ActiveModel {
-            id: NotSet,
-            username: Set((*username).to_owned()),
-            email: Set(format!("{username}@example.org")),
-            password_hash: Set(hash),
-            role: Set(*role),
-            image_file: Set("default.jpg".to_owned()),
-            created_at: Set(at(i as i64 * 60)),
-        })
+        let user = users::Entity::insert(
+            users::ActiveModel {
+                id: NotSet,
+                username: Set((*username).to_owned()),
+                email: Set(format!("{username}@example.org")),
+                password_hash: Set(hash),
+                role: Set(*role),
+                image_file: Set("default.jpg".to_owned()),
+                created_at: Set(at(i as i64 * 60)),
+                ..Default::default()
+            }
+            .with_keys(),
+        )
         .exec_with_returning(&txn)
         .await?;
         seeded.users += 1;
@@ -168,15 +172,19 @@ pub async fn seed(db: &impl TransactionTrait, passwords: &Passwords) -> Result<S
     }
 
     for (i, (name, description)) in ITEMS.iter().enumerate() {
-        if exists(&txn, items::Entity::find(), items::Column::Name, name).await? {
+        if exists(&txn, items::Entity::find(), items::Column::NameKey, name).await? {
             continue;
         }
-        items::Entity::insert(items::ActiveModel {
-            id: NotSet,
-            name: Set((*name).to_owned()),
-            description: Set(Some((*description).to_owned())),
-            created_at: Set(at(i as i64 * 97)),
-        })
+        items::Entity::insert(
+            items::ActiveModel {
+                id: NotSet,
+                name: Set((*name).to_owned()),
+                description: Set(Some((*description).to_owned())),
+                created_at: Set(at(i as i64 * 97)),
+                ..Default::default()
+            }
+            .with_keys(),
+        )
         .exec_without_returning(&txn)
         .await?;
         seeded.items += 1;
@@ -191,7 +199,7 @@ pub async fn has_users(db: &impl ConnectionTrait) -> Result<bool, AppError> {
     Ok(users::Entity::find().count(db).await? > 0)
 }
 
-/// Whether `select` has a row whose `column` equals `value`, in any case.
+/// Whether `select` has a row whose case-key `column` equals `value`'s case key (in any case).
 async fn exists<E>(
     db: &impl ConnectionTrait,
     select: Select<E>,
@@ -203,7 +211,7 @@ where
     E::Model: Sync,
 {
     let found = select
-        .filter(Expr::expr(Func::lower(Expr::col((E::default(), column)))).eq(value.to_lowercase()))
+        .filter(Expr::col((E::default(), column)).eq(super::validate::case_key(value)))
         .count(db)
         .await?;
     Ok(found > 0)

@@ -1,6 +1,6 @@
 //! The catalogue: reading items.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     Order, PaginatorTrait, QueryFilter, Select,
@@ -30,39 +30,50 @@ pub async fn list(
     db: &impl ConnectionTrait,
     search: Option<&str>,
     page: &PageRequest,
-) -> Result<Page<items::Model>, DbErr> {
-    page::fetch(
+) -> Result<Page<items::Model>, AppError> {
+    Ok(page::fetch(
         db,
-        filtered(search),
+        filtered(search)?,
         Column::CreatedAt,
         Column::Id,
         Order::Desc,
         page,
     )
-    .await
+    .await?)
 }
 
 /// How many items `list` would walk through in all.
-pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, DbErr> {
-    filtered(search).count(db).await
+pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, AppError> {
+    Ok(filtered(search)?.count(db).await?)
 }
 
-fn filtered(search: Option<&str>) -> Select<Items> {
+/// The longest search text, in characters (trimmed): a search is refused before any SQL runs
+/// when longer (SQLite also refuses LIKE patterns over 50,000 bytes, as an internal error).
+pub const SEARCH_MAX: usize = 200;
+
+/// Items whose name contains `search` in any case: their case keys contain its case key.
+fn filtered(search: Option<&str>) -> Result<Select<Items>, AppError> {
     let select = Items::find();
-    match search.map(str::trim).filter(|s| !s.is_empty()) {
-        None => select,
-        Some(term) => select.filter(
-            Expr::expr(Func::lower(Expr::col((Items, Column::Name))))
-                .like(LikeExpr::new(contains_pattern(term)).escape('\\')),
-        ),
+    let Some(term) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(select);
+    };
+    if term.chars().count() > SEARCH_MAX {
+        return Err(AppError::bad_input(
+            "search",
+            format!("must be at most {SEARCH_MAX} characters long"),
+        ));
     }
+    Ok(select.filter(
+        Expr::col((Items, Column::NameKey))
+            .like(LikeExpr::new(contains_pattern(&validate::case_key(term))).escape('\\')),
+    ))
 }
 
-/// `%term%` in lower case, with LIKE's wildcards in `term` taken literally.
-fn contains_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
+/// `%key%`, with LIKE's wildcards in `key` taken literally.
+fn contains_pattern(key: &str) -> String {
+    let mut pattern = String::with_capacity(key.len() + 2);
     pattern.push('%');
-    for c in term.to_lowercase().chars() {
+    for c in key.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -137,6 +148,6 @@ pub async fn delete(db: &impl ConnectionTrait, id: i64) -> Result<(), AppError> 
 mod tests {
     #[test]
     fn search_terms_match_literally() {
-        assert_eq!(super::contains_pattern("50% Off_Now"), "%50\\% off\\_now%");
+        assert_eq!(super::contains_pattern("50% off_now"), "%50\\% off\\_now%");
     }
 }

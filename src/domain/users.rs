@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
 };
 
 use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::validate;
 use crate::entity::users::{self, Column, Entity as Users};
 
 impl Keyed for users::Model {
@@ -24,16 +24,18 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<users::Mod
     Users::find_by_id(id).one(db).await
 }
 
-/// One user by username, in any case (usernames are unique case-insensitively).
+/// One user by username, in any case (usernames are unique by their case key).
 pub async fn by_username(
     db: &impl ConnectionTrait,
     username: &str,
 ) -> Result<Option<users::Model>, DbErr> {
+    let username = username.trim();
+    // Longer than any username: nobody, and no query.
+    if username.chars().count() > validate::USERNAME_MAX {
+        return Ok(None);
+    }
     Users::find()
-        .filter(
-            Expr::expr(Func::lower(Expr::col((Users, Column::Username))))
-                .eq(username.trim().to_lowercase()),
-        )
+        .filter(Column::UsernameKey.eq(validate::case_key(username)))
         .one(db)
         .await
 }

@@ -1,13 +1,33 @@
 //! Input rules shared by every mutation: values are trimmed, and empty or over-long ones are
-//! refused with a `BAD_USER_INPUT` naming the field.
+//! refused with a `BAD_USER_INPUT` naming the field. Also what "the same text in any case" means:
+//! [`case_key`].
+
+use caseless::Caseless;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AppError;
+
+/// The key two texts share when they are equal in any case: Unicode full case folding of the
+/// canonical decomposition, recomposed (NFC). So `Émile`, `ÉMILE` and `e\u{301}mile` share
+/// `émile`, and `Straße` and `STRASSE` share `strasse`. Computed here rather than by the database,
+/// whose `lower()` is ASCII-only on SQLite; stored in the `*_key` columns (the migration
+/// `m20261122_000020_add_case_keys` computes it the same way for rows written before it).
+pub fn case_key(text: &str) -> String {
+    text.chars().nfd().default_case_fold().nfc().collect()
+}
 
 /// A required text: trimmed, 1 to `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(AppError::bad_input(field, "must not be empty"));
+    }
+    if value.contains('\0') {
+        // The GraphQL layer refuses these before execution; this keeps other callers honest.
+        return Err(AppError::bad_input(
+            field,
+            "must not contain a NUL character",
+        ));
     }
     if value.chars().count() > max {
         return Err(AppError::bad_input(
@@ -34,10 +54,10 @@ pub fn optional_text(
 pub fn username(field: &str, value: &str) -> Result<String, AppError> {
     let value = value.trim();
     let length = value.chars().count();
-    if !(3..=64).contains(&length) {
+    if !(3..=USERNAME_MAX).contains(&length) {
         return Err(AppError::bad_input(
             field,
-            "must be 3 to 64 characters long",
+            format!("must be 3 to {USERNAME_MAX} characters long"),
         ));
     }
     if !value
@@ -52,14 +72,19 @@ pub fn username(field: &str, value: &str) -> Result<String, AppError> {
     Ok(value.to_owned())
 }
 
+/// The longest username.
+pub const USERNAME_MAX: usize = 64;
+/// The longest email address.
+pub const EMAIL_MAX: usize = 120;
+
 /// An email address: trimmed, at most 120 characters, `local@domain.tld` without spaces.
 pub fn email(field: &str, value: &str) -> Result<String, AppError> {
     let value = value.trim();
     let invalid = || AppError::bad_input(field, "is not a valid email address");
-    if value.chars().count() > 120 {
+    if value.chars().count() > EMAIL_MAX {
         return Err(AppError::bad_input(
             field,
-            "must be at most 120 characters long",
+            format!("must be at most {EMAIL_MAX} characters long"),
         ));
     }
     let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
@@ -88,6 +113,23 @@ mod tests {
         assert!(text("name", &"é".repeat(10), 10).is_ok());
         assert!(text("name", &"é".repeat(11), 10).is_err());
         assert_eq!(optional_text("d", Some("  "), 10).unwrap(), None);
+        assert!(text("name", "a\0b", 10).is_err());
+    }
+
+    #[test]
+    fn case_keys_fold_every_script_and_normalise() {
+        for (a, b) in [
+            ("Émile@X.org", "émile@x.org"),
+            ("E\u{301}MILE", "émile"),
+            ("Straße", "STRASSE"),
+            ("STRAẞE", "strasse"),
+            ("ΟΔΟΣ", "οδος"),
+            ("ﬁle", "FILE"),
+        ] {
+            assert_eq!(case_key(a), case_key(b), "{a} / {b}");
+        }
+        assert_eq!(case_key("Écran"), "écran");
+        assert_ne!(case_key("écran"), case_key("ecran"));
     }
 
     #[test]

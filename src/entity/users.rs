@@ -1,6 +1,9 @@
 //! A row of `users`.
 
+use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
+
+use crate::domain::validate::case_key;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -9,6 +12,12 @@ pub struct Model {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// `username` in any case ([`case_key`]): unique. Set by [`ActiveModel::before_save`].
+    #[sea_orm(column_type = "Text")]
+    pub username_key: String,
+    /// `email` in any case ([`case_key`]): unique. Set by [`ActiveModel::before_save`].
+    #[sea_orm(column_type = "Text")]
+    pub email_key: String,
     pub password_hash: String,
     pub role: Role,
     pub image_file: String,
@@ -37,4 +46,27 @@ impl Related<super::posts::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+impl ActiveModel {
+    /// Derives the case keys from the username and email being written. `insert`, `update` and
+    /// `save` do it themselves (`before_save`); `Entity::insert` does not run hooks, so its callers
+    /// call this.
+    pub fn with_keys(mut self) -> Self {
+        if let Set(username) = &self.username {
+            self.username_key = Set(case_key(username));
+        }
+        if let Set(email) = &self.email {
+            self.email_key = Set(case_key(email));
+        }
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    async fn before_save<C>(self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        Ok(self.with_keys())
+    }
+}

@@ -8,7 +8,10 @@ use async_graphql::{ErrorExtensionValues, Response, ServerError};
 use crate::error::AppError;
 
 /// Codes of errors about the request itself (nothing was executed): the response has no `data`.
+/// Such errors have no `path`; `BAD_USER_INPUT` is one only then (a NUL refused before execution),
+/// not when a field's resolver answers it.
 pub const REQUEST_ERROR_CODES: &[&str] = &[
+    "BAD_USER_INPUT",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "QUERY_TOO_DEEP",

@@ -17,14 +17,15 @@ use async_graphql_value::{ConstValue, Value};
 use crate::config::GraphqlLimits;
 use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
-/// Admits a request before the engine sees it: parses it once, bounds its fragment expansion and
-/// measures its cost. The parsed document travels with the request, so the engine does not parse
+/// Admits a request before the engine sees it: parses it once, bounds its fragment expansion,
+/// measures its cost and refuses NUL characters in its strings. The parsed document travels with the request, so the engine does not parse
 /// it again.
 pub fn admit(request: &mut async_graphql::Request, limits: &GraphqlLimits) -> ServerResult<()> {
     let document = async_graphql::parser::parse_query(&request.query).map_err(|e| {
         super::errors::with_code(recode_directives(e.into()), "GRAPHQL_PARSE_FAILED")
     })?;
     check(&document, &request.variables, limits)?;
+    super::strings::check(&document, &request.variables)?;
     request.set_parsed_query(document);
     Ok(())
 }

@@ -16,6 +16,7 @@ mod post;
 mod prefetch;
 pub mod roles;
 mod shape;
+mod strings;
 mod user;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};

@@ -197,8 +197,11 @@ fn serialize(response: async_graphql::Response) -> (String, bool) {
     let request_error = !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| {
+            // A resolver's error (it has a path) on a non-null root field also nulls `data`, but
+            // something ran: not a request error, whatever its code.
             let code = e.extensions.as_ref().and_then(|x| x.get("code"));
-            matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERROR_CODES.contains(&c.as_str()))
+            e.path.is_empty()
+                && matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERROR_CODES.contains(&c.as_str()))
         });
     let json = if request_error {
         serde_json::to_string(&RequestError {

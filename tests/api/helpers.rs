@@ -193,15 +193,19 @@ impl TestApp {
     // Direct database access, for arranging data.
 
     pub async fn insert_user(&self, username: &str, created_at: DateTime<Utc>) -> i64 {
-        users::Entity::insert(users::ActiveModel {
-            id: NotSet,
-            username: Set(username.to_owned()),
-            email: Set(format!("{username}@example.org")),
-            password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$x$y".to_owned()),
-            role: Set(users::Role::Borrower),
-            image_file: Set("default.jpg".to_owned()),
-            created_at: Set(created_at),
-        })
+        users::Entity::insert(
+            users::ActiveModel {
+                id: NotSet,
+                username: Set(username.to_owned()),
+                email: Set(format!("{username}@example.org")),
+                password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$x$y".to_owned()),
+                role: Set(users::Role::Borrower),
+                image_file: Set("default.jpg".to_owned()),
+                created_at: Set(created_at),
+                ..Default::default()
+            }
+            .with_keys(),
+        )
         .exec(&self.db)
         .await
         .expect("insert user")
@@ -211,11 +215,15 @@ impl TestApp {
     pub async fn insert_items(&self, rows: impl IntoIterator<Item = (String, DateTime<Utc>)>) {
         let models: Vec<_> = rows
             .into_iter()
-            .map(|(name, created_at)| items::ActiveModel {
-                id: NotSet,
-                name: Set(name),
-                description: Set(None),
-                created_at: Set(created_at),
+            .map(|(name, created_at)| {
+                items::ActiveModel {
+                    id: NotSet,
+                    name: Set(name),
+                    description: Set(None),
+                    created_at: Set(created_at),
+                    ..Default::default()
+                }
+                .with_keys()
             })
             .collect();
         for chunk in models.chunks(200) {

@@ -24,4 +24,5 @@ mod production;
 mod queries;
 mod roles;
 mod schema;
+mod strings;
 mod throttle;

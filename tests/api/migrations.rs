@@ -36,8 +36,10 @@ async fn the_schema_enforces_the_data_model() {
     let now = "'2026-01-01T00:00:00+00:00'";
     let insert_user = |name: &str, email: &str, role: &str| {
         format!(
-            "INSERT INTO users (username, email, password_hash, role, created_at) \
-             VALUES ('{name}', '{email}', 'h', '{role}', {now})"
+            "INSERT INTO users (username, email, username_key, email_key, password_hash, role, \
+             created_at) VALUES ('{name}', '{email}', '{}', '{}', 'h', '{role}', {now})",
+            name.to_lowercase(),
+            email.to_lowercase()
         )
     };
 
@@ -45,7 +47,7 @@ async fn the_schema_enforces_the_data_model() {
         .execute_unprepared(&insert_user("Ada", "ada@x.org", "admin"))
         .await
         .unwrap();
-    // Usernames and emails are unique in any case; roles are checked.
+    // Usernames and emails are unique by their case keys; roles are checked.
     for bad in [
         insert_user("ADA", "other@x.org", "borrower"),
         insert_user("bob", "ADA@X.ORG", "borrower"),
