@@ -3,9 +3,8 @@
 //! at once: a storm of logins queues here while other queries keep answering.
 
 use std::fmt;
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
@@ -64,6 +63,26 @@ pub struct Passwords {
     /// A hash of a random password: unknown usernames are verified against it, so that they cost
     /// the same time as a wrong password.
     dummy_hash: Arc<str>,
+    stats: Arc<PasswordStats>,
+}
+
+/// What the hasher has done since start-up, for `GET /metrics` (and the tests that count how many
+/// guesses were really evaluated).
+#[derive(Debug, Default)]
+pub struct PasswordStats {
+    /// Passwords verified against an account's real hash.
+    pub verified_account: AtomicU64,
+    /// Passwords verified against the dummy hash (unknown or locked names).
+    pub verified_dummy: AtomicU64,
+    /// New hashes computed (registrations, password changes).
+    pub hashed: AtomicU64,
+}
+
+impl PasswordStats {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
 }
 
 impl Passwords {
@@ -73,6 +92,7 @@ impl Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             memory: Arc::default(),
             dummy_hash: Arc::from(""),
+            stats: Arc::default(),
         };
         let random = Password(random_hex(24));
         passwords.dummy_hash = Arc::from(passwords.hash(random).await?);
@@ -81,6 +101,7 @@ impl Passwords {
 
     /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
     pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.stats.hashed.fetch_add(1, Ordering::Relaxed);
         self.blocking(move |memory| {
             let params = params()?;
             let salt = SaltString::generate(&mut OsRng);
@@ -111,6 +132,12 @@ impl Passwords {
     /// answers false.
     pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
         let known = hash.is_some();
+        let counter = if known {
+            &self.stats.verified_account
+        } else {
+            &self.stats.verified_dummy
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         self.blocking(move |memory| {
             let parsed = PasswordHash::new(&hash).map_err(AppError::internal)?;
@@ -148,6 +175,11 @@ impl Passwords {
             Ok(known && actual == expected)
         })
         .await
+    }
+
+    /// The counters of what was hashed and verified.
+    pub fn stats(&self) -> &PasswordStats {
+        &self.stats
     }
 
     /// Runs `work` on the blocking pool once a permit is free, with a memory block of its own,

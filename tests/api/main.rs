@@ -2,6 +2,7 @@
 //! database (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admission_auth;
 mod auth;
 mod batching;
 mod cli;
