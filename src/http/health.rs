@@ -46,7 +46,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
          tkc_password_verifications_total{{against=\"dummy\"}} {}\n\
          # HELP tkc_password_hashes_total New password hashes computed.\n\
          # TYPE tkc_password_hashes_total counter\n\
-         tkc_password_hashes_total {}\n",
+         tkc_password_hashes_total {}\n\
+         # HELP tkc_password_queue_refusals_total Requests refused because the password hash queue was full.\n\
+         # TYPE tkc_password_queue_refusals_total counter\n\
+         tkc_password_queue_refusals_total {}\n",
         state.statements.count(),
         state
             .graphql_requests
@@ -54,6 +57,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
         PasswordStats::get(&passwords.verified_account),
         PasswordStats::get(&passwords.verified_dummy),
         PasswordStats::get(&passwords.hashed),
+        PasswordStats::get(&passwords.refused),
     );
     (
         [(

@@ -129,7 +129,14 @@ async fn a_burst_from_one_client_checks_no_more_passwords_than_its_limit() {
                 .await
         }
     });
-    futures_util::future::join_all(burst).await;
+    let bodies = futures_util::future::join_all(burst).await;
+    for body in &bodies {
+        let codes = error_codes(body);
+        assert!(
+            codes == ["UNAUTHENTICATED"] || codes == ["TOO_MANY_REQUESTS"],
+            "{body}"
+        );
+    }
 
     let after = verifications(&app).await;
     let checked = (after.0 - before.0) + (after.1 - before.1);
