@@ -656,6 +656,25 @@ mod tests {
     }
 
     #[test]
+    fn the_hash_queue_and_the_registration_limit_have_defaults_and_bounds() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.password_hash_queue, c.register_max_per_client), (32, 10));
+        let c = config(&[
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("REGISTER_MAX_PER_CLIENT", "3"),
+        ])
+        .unwrap();
+        assert_eq!((c.password_hash_queue, c.register_max_per_client), (0, 3));
+        for (name, bad) in [
+            ("PASSWORD_HASH_QUEUE", "-1"),
+            ("PASSWORD_HASH_QUEUE", "lots"),
+            ("REGISTER_MAX_PER_CLIENT", "0"),
+        ] {
+            assert_eq!(config(&[(name, bad)]).unwrap_err().setting, name);
+        }
+    }
+
+    #[test]
     fn passwords_are_redacted_from_database_urls() {
         assert_eq!(
             redact_url("postgres://postgres:s3cret@localhost:5521/tkc_library"),

@@ -307,3 +307,67 @@ async fn when_the_hash_queue_is_full_logins_and_registrations_are_refused_at_onc
         .await;
     assert!(body.get("errors").is_none(), "a later login works: {body}");
 }
+
+/// Statements (BEGIN and COMMIT not counted) a login, a failed login and a registration run:
+/// the reservation adds one to a login (two on PostgreSQL, with its lock), and a registration's
+/// throttle and availability check three.
+#[tokio::test]
+async fn a_login_costs_a_bounded_number_of_statements() {
+    let app = TestApp::spawn().await;
+    app.borrower("ada").await;
+    let lock = u64::from(crate::helpers::postgres_url().is_some());
+    let cost = |query: &'static str, variables: serde_json::Value| {
+        let app = &app;
+        async move {
+            let before = app.statements.count();
+            let body = app.graphql(query, variables).await;
+            (body, app.statements.count() - before)
+        }
+    };
+
+    let (body, login) = cost(LOGIN, json!({ "u": "ada", "p": PASSWORD })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (body, failure) = cost(LOGIN, json!({ "u": "ada", "p": "wrong password" })).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    let (body, register) = cost(REGISTER, register_vars("bob", "bob@example.org")).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    assert_eq!(
+        (login, failure, register),
+        (6 + lock, 4 + lock, 5 + lock),
+        "statements of a login, a failed login, a registration"
+    );
+}
+
+#[tokio::test]
+async fn change_password_counts_its_attempts_before_checking_them() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.borrower("ada").await;
+    const CHANGE: &str = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+    let (before, _) = verifications(&app).await;
+
+    let attempts = (0..10).map(|i| {
+        ada.graphql(
+            CHANGE,
+            json!({ "c": format!("guess {i}"), "n": "a new password" }),
+        )
+    });
+    let bodies = futures_util::future::join_all(attempts).await;
+
+    let (after, _) = verifications(&app).await;
+    assert!(after - before <= 5, "{} checked", after - before);
+    let codes: Vec<_> = bodies.iter().flat_map(error_codes).collect();
+    assert_eq!(
+        codes.iter().filter(|c| *c == "BAD_USER_INPUT").count(),
+        5,
+        "{codes:?}"
+    );
+    let body = ada
+        .graphql(CHANGE, json!({ "c": PASSWORD, "n": "a new password" }))
+        .await;
+    assert_eq!(
+        error_codes(&body),
+        ["TOO_MANY_REQUESTS"],
+        "its owner is told"
+    );
+}
