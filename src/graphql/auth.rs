@@ -36,9 +36,9 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates a borrower account and signs it in (sets the session cookie). A taken username or
-    /// email is a `CONFLICT` naming the field; too many registrations from one client address
-    /// answer `TOO_MANY_REQUESTS` for a while.
+    /// Creates a borrower account and signs it in (sets the session cookie).
+    // A taken username or email is a `CONFLICT` naming the field; too many registrations from one
+    // client address answer `TOO_MANY_REQUESTS` for a while.
     async fn register(
         &self,
         ctx: &Context<'_>,
