@@ -93,6 +93,47 @@ pub struct Reservation {
     pub account_locked: bool,
 }
 
+/// The counts of a login attempt: attempts in the window from its client, under its name, on
+/// its account.
+const LOGIN_COUNTS: &str = "SELECT \
+     (SELECT COUNT(*) FROM login_failures \
+       WHERE client_ip = ? AND action = 'login' AND failed_at > ?) AS client, \
+     (SELECT COUNT(*) FROM login_failures WHERE login_name = ? AND failed_at > ?) AS name, \
+     (SELECT COUNT(*) FROM login_failures WHERE account_key = ? AND failed_at > ?) AS account";
+
+/// `TOO_MANY_REQUESTS` when the login would surely be refused, from one read that takes no lock:
+/// the cheap check made before the request is admitted to the hash queue, so that a throttled
+/// storm neither waits for the write lock nor holds places in the queue. [`reserve`] decides.
+pub async fn precheck(
+    db: &DatabaseConnection,
+    limits: Limits,
+    attempt: &Attempt,
+) -> Result<(), AppError> {
+    let counts = count(
+        db,
+        LOGIN_COUNTS,
+        &[&attempt.client_ip, &attempt.name, &attempt.account],
+        limits.since(),
+    )
+    .await?;
+    refuse_login(limits, attempt, &counts).map(|_| ())
+}
+
+/// Whether the account is locked, or `TOO_MANY_REQUESTS`.
+fn refuse_login(limits: Limits, attempt: &Attempt, counts: &[i64]) -> Result<bool, AppError> {
+    let [client, name, account] = counts[..] else {
+        return Err(AppError::internal("the throttle counts are missing"));
+    };
+    let account_locked = account >= i64::from(limits.per_account);
+    if client >= i64::from(limits.per_client)
+        || name >= i64::from(limits.per_account)
+        || (account_locked && attempt.owner)
+    {
+        return Err(AppError::RateLimited);
+    }
+    Ok(account_locked)
+}
+
 /// Reserves one login attempt, or `TOO_MANY_REQUESTS` when the name typed or the client address
 /// is over its limit (and, for an owner, when the account is).
 pub async fn reserve(
@@ -105,26 +146,18 @@ pub async fn reserve(
     lock(&txn, &[&client_key, &attempt.name, &attempt.account]).await?;
     let counts = count(
         &txn,
-        "SELECT \
-         (SELECT COUNT(*) FROM login_failures \
-           WHERE client_ip = ? AND action = 'login' AND failed_at > ?) AS client, \
-         (SELECT COUNT(*) FROM login_failures WHERE login_name = ? AND failed_at > ?) AS name, \
-         (SELECT COUNT(*) FROM login_failures WHERE account_key = ? AND failed_at > ?) AS account",
+        LOGIN_COUNTS,
         &[&attempt.client_ip, &attempt.name, &attempt.account],
         limits.since(),
     )
     .await?;
-    let [client, name, account] = counts[..] else {
-        return Err(AppError::internal("the throttle counts are missing"));
+    let account_locked = match refuse_login(limits, attempt, &counts) {
+        Ok(locked) => locked,
+        Err(refused) => {
+            txn.rollback().await?;
+            return Err(refused);
+        }
     };
-    let account_locked = account >= i64::from(limits.per_account);
-    if client >= i64::from(limits.per_client)
-        || name >= i64::from(limits.per_account)
-        || (account_locked && attempt.owner)
-    {
-        txn.rollback().await?;
-        return Err(AppError::RateLimited);
-    }
     // An attempt on a locked account checks no password of the account, so it does not count
     // against the account: it counts for the name typed, as an unknown name's would.
     let account_key = if account_locked {
@@ -176,9 +209,32 @@ pub async fn failed(
     Ok(())
 }
 
+/// The registrations in the window from one client.
+const REGISTRATION_COUNT: &str = "SELECT (SELECT COUNT(*) FROM login_failures \
+       WHERE client_ip = ? AND action = 'register' AND failed_at > ?) AS client";
+
+/// `TOO_MANY_REQUESTS` when the client is surely over its registration limit, from one read that
+/// takes no lock (see [`precheck`]); [`reserve_registration`] decides.
+pub async fn precheck_registration(
+    db: &DatabaseConnection,
+    limits: Limits,
+    client_ip: &str,
+) -> Result<(), AppError> {
+    let counts = count(db, REGISTRATION_COUNT, &[client_ip], limits.since()).await?;
+    refuse_registration(limits, &counts)
+}
+
+fn refuse_registration(limits: Limits, counts: &[i64]) -> Result<(), AppError> {
+    if counts.first().copied().unwrap_or(0) >= i64::from(limits.registrations_per_client) {
+        return Err(AppError::RateLimited);
+    }
+    Ok(())
+}
+
 /// Counts one registration from `client_ip`, or `TOO_MANY_REQUESTS` when the client has made
-/// `registrations_per_client` within the window. Every attempt counts, refused ones included
-/// (registering taken names over and over is the abuse this bounds).
+/// `registrations_per_client` within the window. Every attempt counts, refused ones included:
+/// registering taken names over and over is the abuse this bounds (each `CONFLICT` also tells
+/// whether a name or an email is registered).
 pub async fn reserve_registration(
     db: &DatabaseConnection,
     limits: Limits,
@@ -186,17 +242,10 @@ pub async fn reserve_registration(
 ) -> Result<(), AppError> {
     let txn = super::begin_write(db).await?;
     lock(&txn, &[&format!("register:{client_ip}")]).await?;
-    let counts = count(
-        &txn,
-        "SELECT (SELECT COUNT(*) FROM login_failures \
-           WHERE client_ip = ? AND action = 'register' AND failed_at > ?) AS client",
-        &[client_ip],
-        limits.since(),
-    )
-    .await?;
-    if counts.first().copied().unwrap_or(0) >= i64::from(limits.registrations_per_client) {
+    let counts = count(&txn, REGISTRATION_COUNT, &[client_ip], limits.since()).await?;
+    if let Err(refused) = refuse_registration(limits, &counts) {
         txn.rollback().await?;
-        return Err(AppError::RateLimited);
+        return Err(refused);
     }
     insert(&txn, "", "", client_ip, "register").await?;
     txn.commit().await?;

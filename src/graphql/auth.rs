@@ -53,6 +53,7 @@ impl AuthMutation {
             input.password,
             DbRole::Borrower,
         )?;
+        throttle::precheck_registration(db, auth.limits, ctx.client_ip()).await?;
         let hasher = auth.passwords.admit()?;
         throttle::reserve_registration(db, auth.limits, ctx.client_ip()).await?;
         accounts::ensure_available(db, &account.username, &account.email).await?;
@@ -81,11 +82,12 @@ impl AuthMutation {
     ) -> async_graphql::Result<User> {
         let auth = ctx.auth()?;
         let db = ctx.db()?;
-        // A place in the hash queue before anything else: refused at once when it is full.
-        let hasher = auth.passwords.admit()?;
         let user = accounts::find_for_login(db, &username).await?;
         let attempt =
             throttle::Attempt::login(user.as_ref().map(|u| u.id), &username, ctx.client_ip());
+        // Cheap checks first (a read, then a place in the hash queue), each refusing at once.
+        throttle::precheck(db, auth.limits, &attempt).await?;
+        let hasher = auth.passwords.admit()?;
         // Counted before the password is checked, so concurrent guesses cannot overshoot.
         let reservation = throttle::reserve(db, auth.limits, &attempt).await?;
 
@@ -142,8 +144,9 @@ impl AuthMutation {
         let auth = ctx.auth()?;
         let db = ctx.db()?;
         let new_password = Password::validated("newPassword", new_password)?;
-        let hasher = auth.passwords.admit()?;
         let attempt = throttle::Attempt::own_account(viewer.user.id, ctx.client_ip());
+        throttle::precheck(db, auth.limits, &attempt).await?;
+        let hasher = auth.passwords.admit()?;
         let reservation = throttle::reserve(db, auth.limits, &attempt).await?;
 
         let current_ok = current_password.chars().count() <= crate::auth::password::MAX_LENGTH
