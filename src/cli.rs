@@ -115,7 +115,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if config.auto_migrate {
                 Migrator::up(&db, None).await?;
             }
-            let passwords = Passwords::new(config.password_hash_concurrency).await?;
+            let passwords =
+                Passwords::new(config.password_hash_concurrency, config.password_hash_queue)
+                    .await?;
             let seeded = domain::demo::seed(&db, &passwords).await?;
             println!(
                 "added {} users, {} items, {} posts (demo accounts: admin/admin, borrower/borrower)",
@@ -150,7 +152,8 @@ async fn create_user(
         RoleArg::Admin => Role::Admin,
     };
     // The same rules as `register`, checked before touching the database.
-    let passwords = Passwords::new(config.password_hash_concurrency).await?;
+    let passwords =
+        Passwords::new(config.password_hash_concurrency, config.password_hash_queue).await?;
     let account = accounts::NewAccount::prepare(&passwords, username, email, password, role)
         .await
         .map_err(explain)?;

@@ -51,6 +51,12 @@ pub struct Config {
     pub login_failure_window: Duration,
     /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations at once (each takes 19 MiB).
     pub password_hash_concurrency: usize,
+    /// `PASSWORD_HASH_QUEUE`: requests that may wait for an argon2 computation; more are refused
+    /// (`TOO_MANY_REQUESTS`) at once instead of slowing everyone down.
+    pub password_hash_queue: usize,
+    /// `REGISTER_MAX_PER_CLIENT`: registrations (attempts) from one client address within
+    /// `LOGIN_FAILURE_WINDOW` before it is throttled.
+    pub register_max_per_client: u32,
     /// `REQUEST_TIMEOUT`: how long one HTTP request may take before it is answered 503.
     pub request_timeout: Duration,
     /// `DATABASE_STATEMENT_TIMEOUT`: PostgreSQL's `statement_timeout` for every connection.
@@ -345,6 +351,18 @@ impl Config {
                 cpus,
                 1..=1024,
             )?,
+            password_hash_queue: parse_number(
+                get("PASSWORD_HASH_QUEUE"),
+                "PASSWORD_HASH_QUEUE",
+                32,
+                0..=100_000,
+            )?,
+            register_max_per_client: parse_number(
+                get("REGISTER_MAX_PER_CLIENT"),
+                "REGISTER_MAX_PER_CLIENT",
+                10,
+                1..=1_000_000,
+            )?,
             database_url,
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -394,6 +412,9 @@ impl fmt::Debug for Config {
             .field("session_ttl", &self.session_ttl)
             .field("session_idle_ttl", &self.session_idle_ttl)
             .field("login_failure_window", &self.login_failure_window)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_queue", &self.password_hash_queue)
+            .field("register_max_per_client", &self.register_max_per_client)
             .field("request_timeout", &self.request_timeout)
             .field("limits", &self.limits)
             .field("introspection", &self.introspection)
@@ -634,6 +655,25 @@ mod tests {
                 config(&[("SESSION_TTL", bad)]).unwrap_err().setting,
                 "SESSION_TTL"
             );
+        }
+    }
+
+    #[test]
+    fn the_hash_queue_and_the_registration_limit_have_defaults_and_bounds() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.password_hash_queue, c.register_max_per_client), (32, 10));
+        let c = config(&[
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("REGISTER_MAX_PER_CLIENT", "3"),
+        ])
+        .unwrap();
+        assert_eq!((c.password_hash_queue, c.register_max_per_client), (0, 3));
+        for (name, bad) in [
+            ("PASSWORD_HASH_QUEUE", "-1"),
+            ("PASSWORD_HASH_QUEUE", "lots"),
+            ("REGISTER_MAX_PER_CLIENT", "0"),
+        ] {
+            assert_eq!(config(&[(name, bad)]).unwrap_err().setting, name);
         }
     }
 

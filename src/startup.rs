@@ -27,9 +27,10 @@ impl Application {
     /// Connects to the database, migrates and seeds as configured, and binds the listener.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let (db, statements) = db::connect(config).await?;
-        let passwords = Passwords::new(config.password_hash_concurrency)
-            .await
-            .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
+        let passwords =
+            Passwords::new(config.password_hash_concurrency, config.password_hash_queue)
+                .await
+                .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
 
         if config.auto_migrate {
             Migrator::up(&db, None)
@@ -55,6 +56,7 @@ impl Application {
             limits: throttle::Limits {
                 per_account: config.login_max_failures_per_account,
                 per_client: config.login_max_failures_per_client,
+                registrations_per_client: config.register_max_per_client,
                 window: config.login_failure_window,
             },
         };

@@ -8,6 +8,7 @@ mod m20261121_000002_create_posts;
 mod m20261121_000003_create_items;
 mod m20261121_000004_create_sessions;
 mod m20261121_000005_create_login_failures;
+mod m20261122_000010_add_login_attempt_columns;
 mod m20261122_000020_add_case_keys;
 
 /// Every migration, oldest first.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_items::Migration),
             Box::new(m20261121_000004_create_sessions::Migration),
             Box::new(m20261121_000005_create_login_failures::Migration),
+            Box::new(m20261122_000010_add_login_attempt_columns::Migration),
             Box::new(m20261122_000020_add_case_keys::Migration),
         ]
     }

@@ -1,16 +1,17 @@
 //! Argon2id password hashing. Hashing is slow and memory-hungry on purpose (19 MiB each), so it
 //! runs on the blocking pool, never on the async workers, and at most `PASSWORD_HASH_CONCURRENCY`
-//! at once: a storm of logins queues here while other queries keep answering.
+//! at once. At most `PASSWORD_HASH_QUEUE` more wait their turn: a request is admitted to the queue
+//! (or refused, `TOO_MANY_REQUESTS`, at once) before it does any other work, so a storm of logins
+//! gets quick refusals instead of making every login slower.
 
 use std::fmt;
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::AppError;
 
@@ -60,27 +61,81 @@ impl fmt::Debug for Password {
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// Places in the queue: the computations running plus those waiting.
+    places: Arc<Semaphore>,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// A hash of a random password: unknown usernames are verified against it, so that they cost
     /// the same time as a wrong password.
     dummy_hash: Arc<str>,
+    stats: Arc<PasswordStats>,
+}
+
+/// What the hasher has done since start-up, for `GET /metrics` (and the tests that count how many
+/// guesses were really evaluated).
+#[derive(Debug, Default)]
+pub struct PasswordStats {
+    /// Passwords verified against an account's real hash.
+    pub verified_account: AtomicU64,
+    /// Passwords verified against the dummy hash (unknown or locked names).
+    pub verified_dummy: AtomicU64,
+    /// New hashes computed (registrations, password changes).
+    pub hashed: AtomicU64,
+    /// Requests refused because the queue was full.
+    pub refused: AtomicU64,
+}
+
+impl PasswordStats {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
 }
 
 impl Passwords {
-    /// Prepares the hasher (computing the dummy hash once).
-    pub async fn new(concurrency: usize) -> Result<Self, AppError> {
+    /// Prepares the hasher (computing the dummy hash once): `concurrency` computations at once,
+    /// and `queue` more waiting.
+    pub async fn new(concurrency: usize, queue: usize) -> Result<Self, AppError> {
+        let concurrency = concurrency.max(1);
         let mut passwords = Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            places: Arc::new(Semaphore::new(concurrency.saturating_add(queue))),
             memory: Arc::default(),
             dummy_hash: Arc::from(""),
+            stats: Arc::default(),
         };
         let random = Password(random_hex(24));
         passwords.dummy_hash = Arc::from(passwords.hash(random).await?);
         Ok(passwords)
     }
 
-    /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+    /// A place in the queue, taken before any other work of a request that will hash or verify:
+    /// `TOO_MANY_REQUESTS` at once when the queue is full. The place is held until it is dropped.
+    pub fn admit(&self) -> Result<Admitted, AppError> {
+        match Arc::clone(&self.places).try_acquire_owned() {
+            Ok(place) => Ok(Admitted {
+                passwords: self.clone(),
+                _place: place,
+            }),
+            Err(TryAcquireError::NoPermits) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                Err(AppError::RateLimited)
+            }
+            Err(e @ TryAcquireError::Closed) => Err(AppError::internal(e)),
+        }
+    }
+
+    /// Admits, then hashes (see [`Admitted::hash`]).
     pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.admit()?.hash(password).await
+    }
+
+    /// Admits, then verifies (see [`Admitted::verify`]).
+    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
+        self.admit()?.verify(password, hash).await
+    }
+
+    async fn compute_hash(&self, password: Password) -> Result<String, AppError> {
+        self.stats.hashed.fetch_add(1, Ordering::Relaxed);
         self.blocking(move |memory| {
             let params = params()?;
             let salt = SaltString::generate(&mut OsRng);
@@ -107,10 +162,18 @@ impl Passwords {
         .await
     }
 
-    /// Whether `password` matches `hash`; with no hash (unknown user) it does the same work and
-    /// answers false.
-    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
+    async fn compute_verify(
+        &self,
+        password: Password,
+        hash: Option<String>,
+    ) -> Result<bool, AppError> {
         let known = hash.is_some();
+        let counter = if known {
+            &self.stats.verified_account
+        } else {
+            &self.stats.verified_dummy
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         self.blocking(move |memory| {
             let parsed = PasswordHash::new(&hash).map_err(AppError::internal)?;
@@ -150,6 +213,11 @@ impl Passwords {
         .await
     }
 
+    /// The counters of what was hashed and verified.
+    pub fn stats(&self) -> &PasswordStats {
+        &self.stats
+    }
+
     /// Runs `work` on the blocking pool once a permit is free, with a memory block of its own,
     /// keeping the caller's span.
     async fn blocking<T: Send + 'static>(
@@ -179,6 +247,25 @@ impl Passwords {
             pool.push(memory);
         }
         result
+    }
+}
+
+/// A request's place in the hash queue (see [`Passwords::admit`]).
+pub struct Admitted {
+    passwords: Passwords,
+    _place: OwnedSemaphorePermit,
+}
+
+impl Admitted {
+    /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.passwords.compute_hash(password).await
+    }
+
+    /// Whether `password` matches `hash`; with no hash (unknown user, or a locked account) it
+    /// does the same work and answers false.
+    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
+        self.passwords.compute_verify(password, hash).await
     }
 }
 
@@ -218,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_and_verify() {
-        let passwords = Passwords::new(1).await.unwrap();
+        let passwords = Passwords::new(1, 0).await.unwrap();
         let hash = passwords
             .hash(Password::new("correct horse"))
             .await
@@ -244,5 +331,18 @@ mod tests {
         .to_string();
         assert!(ok("correct horse", Some(other.clone())).await.unwrap());
         assert!(!ok("correct horsf", Some(other)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_a_freed_place_is_reused() {
+        let passwords = Passwords::new(1, 1).await.unwrap();
+        let first = passwords.admit().unwrap();
+        let second = passwords.admit().unwrap();
+        assert!(matches!(passwords.admit(), Err(AppError::RateLimited)));
+        assert_eq!(PasswordStats::get(&passwords.stats().refused), 1);
+        drop(first);
+        let third = passwords.admit().unwrap();
+        assert!(third.hash(Password::new("x")).await.is_ok());
+        drop(second);
     }
 }

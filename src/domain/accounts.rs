@@ -4,10 +4,11 @@ use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, SqlErr,
+    sea_query::Condition,
 };
 
 use super::validate;
-use crate::auth::password::{Password, Passwords};
+use crate::auth::password::{Admitted, Password, Passwords};
 use crate::entity::users::{self, Column, Entity as Users, Role};
 use crate::error::AppError;
 
@@ -29,14 +30,44 @@ impl NewAccount {
         password: String,
         role: Role,
     ) -> Result<Self, AppError> {
-        let username = validate::username("username", username)?;
-        let email = validate::email("email", email)?;
-        let password = Password::validated("password", password)?;
-        Ok(Self {
-            username,
-            email,
-            password_hash: passwords.hash(password).await?,
+        Self::check(username, email, password, role)?
+            .hash(&passwords.admit()?)
+            .await
+    }
+
+    /// The checks of [`prepare`](Self::prepare) alone, cheap: `register` makes them, then its
+    /// own, before it pays for a hash.
+    pub fn check(
+        username: &str,
+        email: &str,
+        password: String,
+        role: Role,
+    ) -> Result<CheckedAccount, AppError> {
+        Ok(CheckedAccount {
+            username: validate::username("username", username)?,
+            email: validate::email("email", email)?,
+            password: Password::validated("password", password)?,
             role,
+        })
+    }
+}
+
+/// A new account whose fields passed the checks, its password not hashed yet.
+pub struct CheckedAccount {
+    pub username: String,
+    pub email: String,
+    password: Password,
+    role: Role,
+}
+
+impl CheckedAccount {
+    /// Hashes the password, in the queue place `hasher` holds.
+    pub async fn hash(self, hasher: &Admitted) -> Result<NewAccount, AppError> {
+        Ok(NewAccount {
+            password_hash: hasher.hash(self.password).await?,
+            username: self.username,
+            email: self.email,
+            role: self.role,
         })
     }
 }
@@ -179,4 +210,37 @@ async fn ensure_an_admin_remains(db: &impl ConnectionTrait, message: &str) -> Re
         });
     }
     Ok(())
+}
+
+/// `CONFLICT` naming the field when the username or the email is taken, in any case (compared by
+/// their case keys, as `find_for_login` compares). `register` asks before it hashes, so a taken name costs no
+/// argon2 work; the unique indexes still decide between two racing registrations.
+pub async fn ensure_available(
+    db: &impl ConnectionTrait,
+    username: &str,
+    email: &str,
+) -> Result<(), AppError> {
+    let taken: Option<String> = Users::find()
+        .select_only()
+        .column(Column::UsernameKey)
+        .filter(
+            Condition::any()
+                .add(matching(Column::Username, username))
+                .add(matching(Column::Email, email)),
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(taken_username) = taken else {
+        return Ok(());
+    };
+    let field = if taken_username == validate::case_key(username.trim()) {
+        "username"
+    } else {
+        "email"
+    };
+    Err(AppError::Conflict {
+        field: Some(field.to_owned()),
+        message: format!("that {field} is already taken"),
+    })
 }

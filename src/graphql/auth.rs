@@ -37,22 +37,30 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates a borrower account and signs it in (sets the session cookie).
+    // A taken username or email is a `CONFLICT` naming the field; too many registrations from one
+    // client address answer `TOO_MANY_REQUESTS` for a while.
     async fn register(
         &self,
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<User> {
         let auth = ctx.auth()?;
-        let account = accounts::NewAccount::prepare(
-            &auth.passwords,
+        let db = ctx.db()?;
+        // The cheap checks first; the hash, the expensive part, last.
+        let account = accounts::NewAccount::check(
             &input.username,
             &input.email,
             input.password,
             DbRole::Borrower,
-        )
-        .await?;
+        )?;
+        throttle::precheck_registration(db, auth.limits, ctx.client_ip()).await?;
+        let hasher = auth.passwords.admit()?;
+        throttle::reserve_registration(db, auth.limits, ctx.client_ip()).await?;
+        accounts::ensure_available(db, &account.username, &account.email).await?;
+        let account = account.hash(&hasher).await?;
+        drop(hasher);
 
-        let txn = domain::begin_write(ctx.db()?).await?;
+        let txn = domain::begin_write(db).await?;
         let user = accounts::create(&txn, account).await?;
         let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
         if let Some(old) = ctx.identity().viewer() {
@@ -75,19 +83,31 @@ impl AuthMutation {
         let auth = ctx.auth()?;
         let db = ctx.db()?;
         let user = accounts::find_for_login(db, &username).await?;
-        let key = throttle::account_key(user.as_ref().map(|u| u.id), &username);
-        throttle::check(db, auth.limits, &key, ctx.client_ip()).await?;
+        let attempt =
+            throttle::Attempt::login(user.as_ref().map(|u| u.id), &username, ctx.client_ip());
+        // Cheap checks first (a read, then a place in the hash queue), each refusing at once.
+        throttle::precheck(db, auth.limits, &attempt).await?;
+        let hasher = auth.passwords.admit()?;
+        // Counted before the password is checked, so concurrent guesses cannot overshoot.
+        let reservation = throttle::reserve(db, auth.limits, &attempt).await?;
 
-        // An over-long password cannot match: refuse it before hashing, like a wrong one.
+        // An over-long password cannot match: refuse it before hashing, like a wrong one. A
+        // locked account's password is not checked: the dummy hash costs the same.
         let plausible = password.chars().count() <= crate::auth::password::MAX_LENGTH;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = plausible && auth.passwords.verify(Password::new(password), hash).await?;
+        let hash = user
+            .as_ref()
+            .filter(|_| !reservation.account_locked)
+            .map(|u| u.password_hash.clone());
+        let matches = plausible && hasher.verify(Password::new(password), hash).await?;
+        drop(hasher);
+        // (Verifying against no hash answers false.)
         let Some(user) = user.filter(|_| matches) else {
-            throttle::record_failure(db, auth.limits, &key, ctx.client_ip()).await?;
+            throttle::failed(db, auth.limits, reservation).await?;
             return Err(AppError::InvalidCredentials.into());
         };
 
         let txn = domain::begin_write(db).await?;
+        throttle::succeeded(&txn, auth.limits, reservation).await?;
         let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
         if let Some(old) = ctx.identity().viewer() {
             sessions::end(&txn, old.session.id).await?;
@@ -123,27 +143,30 @@ impl AuthMutation {
         let viewer = ctx.require_user()?;
         let auth = ctx.auth()?;
         let db = ctx.db()?;
-        let key = throttle::account_key(Some(viewer.user.id), "");
-        throttle::check(db, auth.limits, &key, ctx.client_ip()).await?;
         let new_password = Password::validated("newPassword", new_password)?;
+        let attempt = throttle::Attempt::own_account(viewer.user.id, ctx.client_ip());
+        throttle::precheck(db, auth.limits, &attempt).await?;
+        let hasher = auth.passwords.admit()?;
+        let reservation = throttle::reserve(db, auth.limits, &attempt).await?;
 
         let current_ok = current_password.chars().count() <= crate::auth::password::MAX_LENGTH
-            && auth
-                .passwords
+            && hasher
                 .verify(
                     Password::new(current_password),
                     Some(viewer.user.password_hash.clone()),
                 )
                 .await?;
         if !current_ok {
-            throttle::record_failure(db, auth.limits, &key, ctx.client_ip()).await?;
+            throttle::failed(db, auth.limits, reservation).await?;
             return Err(
                 AppError::bad_input("currentPassword", "is not your current password").into(),
             );
         }
-        let hash = auth.passwords.hash(new_password).await?;
+        let hash = hasher.hash(new_password).await?;
+        drop(hasher);
 
         let txn = domain::begin_write(db).await?;
+        throttle::succeeded(&txn, auth.limits, reservation).await?;
         accounts::set_password_hash(&txn, viewer.user.id, hash).await?;
         sessions::end_others(&txn, viewer.user.id, viewer.session.id).await?;
         txn.commit().await?;

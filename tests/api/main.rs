@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admission;
+mod admission_auth;
 mod auth;
 mod batching;
 mod cli;

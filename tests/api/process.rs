@@ -85,7 +85,15 @@ async fn drain(mut lines: tokio::sync::mpsc::UnboundedReceiver<String>) -> Vec<S
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let db = TestDatabase::create().await;
-    let (mut child, address, lines) = serve(&db, &[("PASSWORD_HASH_CONCURRENCY", "1")]).await;
+    // Eight logins for one account at once: more than the throttle lets be in flight by default.
+    let (mut child, address, lines) = serve(
+        &db,
+        &[
+            ("PASSWORD_HASH_CONCURRENCY", "1"),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "100"),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let login = json!({ "query": "mutation { login(username: \"admin\", password: \"admin\") { username } }" });
 

@@ -28,10 +28,10 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
         .await;
     assert_eq!(
         error_codes(&body),
-        ["TOO_MANY_REQUESTS"],
-        "the email names the same account"
+        ["UNAUTHENTICATED"],
+        "through the email, the locked account answers like a wrong password (issue 9, finding 6)"
     );
-    assert_eq!(client.me().await, None);
+    assert_eq!(client.me().await, None, "and does not sign in");
 
     // Another account is not affected.
     app.borrower("bob").await;
