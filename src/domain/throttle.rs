@@ -50,7 +50,7 @@ impl Limits {
 pub struct Attempt {
     /// `user:<id>` for an existing account, else the name key.
     account: String,
-    /// `name:<login in lower case>` for a login; the account key for a signed-in user.
+    /// `name:<the login's case key>` for a login; the account key for a signed-in user.
     name: String,
     client_ip: String,
     /// Whether the caller is the account's owner (signed in): then a locked account is simply
@@ -61,7 +61,11 @@ pub struct Attempt {
 impl Attempt {
     /// A login naming `login` (a username or an email), which is account `user_id` if it exists.
     pub fn login(user_id: Option<i64>, login: &str, client_ip: &str) -> Self {
-        let name: String = login.trim().to_lowercase().chars().take(150).collect();
+        // The same case key as the accounts' names, so `ÉMILE` and `émile` are one name here too.
+        let name: String = super::validate::case_key(login.trim())
+            .chars()
+            .take(150)
+            .collect();
         let name = format!("name:{name}");
         Self {
             account: user_id.map_or_else(|| name.clone(), |id| format!("user:{id}")),
