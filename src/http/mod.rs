@@ -4,6 +4,8 @@ mod graphql;
 mod health;
 mod identity;
 mod playground;
+/// The accept loop: a header-read timeout and a cap on open connections.
+pub mod serve;
 mod tracing_layer;
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 mod auth;
 mod batching;
 mod cli;
+mod connections;
 mod cors;
 mod errors;
 mod hardening;
