@@ -203,7 +203,9 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// One open connection, as the registry sees it.
 #[derive(Default)]
 struct Slot {
-    /// Requests being handled now.
+    /// Requests being handled now: counted until the handler's response is ready. hyper writes
+    /// it after that, so evicting a connection may cut a large response to a slow reader; only at
+    /// the limit, and only a response larger than the socket's send buffer.
     busy: AtomicUsize,
     /// Told when a newer connection takes this one's place.
     evict: Notify,
