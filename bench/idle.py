@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.environ.get("TKC_SERVER") or os.path.join(ROOT, "target/release/tkc-library")
 CONNECTIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
 PER_HOLDER = 9000  # sockets per holder process (each needs a descriptor per socket)
-PROBES = 200
+PROBES = int(os.environ.get("IDLE_PROBES", "200"))  # /live requests per phase
 
 
 def free_port():
