@@ -63,6 +63,11 @@ pub struct Config {
     pub database_statement_timeout: Duration,
     /// `SHUTDOWN_TIMEOUT`: how long in-flight requests may run on after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// `HTTP_HEADER_READ_TIMEOUT`: how long a connection may take to send a request head, counted
+    /// from its opening or from its previous response (so it also ends idle keep-alive).
+    pub http_header_read_timeout: Duration,
+    /// `HTTP_MAX_CONNECTIONS`: connections open at once; beyond, a new one evicts the oldest idle.
+    pub http_max_connections: usize,
     /// Limits on what one GraphQL request may ask for.
     pub limits: GraphqlLimits,
     /// `GRAPHQL_INTROSPECTION`: answer introspection (and suggest field names in errors).
@@ -313,6 +318,12 @@ impl Config {
                 "SHUTDOWN_TIMEOUT",
                 Duration::from_secs(30),
             )?,
+            http_header_read_timeout: parse_duration(
+                get("HTTP_HEADER_READ_TIMEOUT"),
+                "HTTP_HEADER_READ_TIMEOUT",
+                Duration::from_secs(10),
+            )?,
+            http_max_connections: number("HTTP_MAX_CONNECTIONS", 4096, 1_000_000)?,
             limits,
             introspection: parse_bool(
                 get("GRAPHQL_INTROSPECTION"),
@@ -416,6 +427,8 @@ impl fmt::Debug for Config {
             .field("password_hash_queue", &self.password_hash_queue)
             .field("register_max_per_client", &self.register_max_per_client)
             .field("request_timeout", &self.request_timeout)
+            .field("http_header_read_timeout", &self.http_header_read_timeout)
+            .field("http_max_connections", &self.http_max_connections)
             .field("limits", &self.limits)
             .field("introspection", &self.introspection)
             .field("playground", &self.playground)
@@ -672,6 +685,26 @@ mod tests {
             ("PASSWORD_HASH_QUEUE", "-1"),
             ("PASSWORD_HASH_QUEUE", "lots"),
             ("REGISTER_MAX_PER_CLIENT", "0"),
+        ] {
+            assert_eq!(config(&[(name, bad)]).unwrap_err().setting, name);
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_bounds() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.http_header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.http_max_connections, 4096);
+        let c = config(&[
+            ("HTTP_HEADER_READ_TIMEOUT", "30s"),
+            ("HTTP_MAX_CONNECTIONS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(c.http_header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_max_connections, 100);
+        for (name, bad) in [
+            ("HTTP_HEADER_READ_TIMEOUT", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
         ] {
             assert_eq!(config(&[(name, bad)]).unwrap_err().setting, name);
         }

@@ -101,10 +101,25 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (for
     /// up to `SHUTDOWN_TIMEOUT`) and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some(open_files) = http::serve::raise_open_files_limit() {
+            let needed = self.config.http_max_connections as u64
+                + u64::from(self.config.database_max_connections)
+                + 64;
+            if open_files < needed {
+                tracing::warn!(
+                    open_files,
+                    "the open files limit is below HTTP_MAX_CONNECTIONS plus the pool; \
+                     accept may fail before the connection limit is reached"
+                );
+            }
+        }
         let router = http::router(self.state.clone(), &self.config);
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let limits = http::serve::ConnectionLimits {
+            header_read_timeout: self.config.http_header_read_timeout,
+            max_connections: self.config.http_max_connections,
+        };
         let (stopping, mut stopped) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let server = http::serve::serve(self.listener, router, limits, async move {
             shutdown_signal().await;
             stopping.send_replace(true);
         });
@@ -116,7 +131,7 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            served = server => served?,
+            () = server => {},
             () = deadline => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
         }
         self.state.db.close().await.ok();

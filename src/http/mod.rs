@@ -5,6 +5,8 @@ mod health;
 mod identity;
 mod playground;
 mod response;
+/// The accept loop: a header-read timeout and a cap on open connections.
+pub mod serve;
 mod tracing_layer;
 
 use std::sync::Arc;

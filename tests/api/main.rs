@@ -7,6 +7,7 @@ mod admission_auth;
 mod auth;
 mod batching;
 mod cli;
+mod connections;
 mod cors;
 mod errors;
 mod hardening;
