@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
+use tkc_library::config::Config;
+
 use crate::helpers::{TestApp, error_codes, postgres_url};
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and
@@ -165,11 +167,12 @@ fn host_port(url: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn an_outage_answers_service_unavailable_and_the_server_recovers_by_itself() {
+/// A server whose PostgreSQL is reached through a [`Proxy`], with `configure` applied; `None`
+/// on SQLite (these tests need PostgreSQL).
+async fn behind_a_proxy(configure: impl FnOnce(&mut Config)) -> Option<(Proxy, TestApp)> {
     let Some(admin_url) = postgres_url() else {
         eprintln!("skipped: the outage test needs PostgreSQL (TEST_DATABASE_URL)");
-        return;
+        return None;
     };
     let upstream = host_port(&admin_url);
     let proxy = Proxy::start(upstream.clone()).await;
@@ -177,8 +180,17 @@ async fn an_outage_answers_service_unavailable_and_the_server_recovers_by_itself
     let app = TestApp::spawn_with(|c| {
         c.database_url = c.database_url.replacen(&upstream, &proxied, 1);
         c.database_acquire_timeout = Duration::from_secs(2);
+        configure(c);
     })
     .await;
+    Some((proxy, app))
+}
+
+#[tokio::test]
+async fn an_outage_answers_service_unavailable_and_the_server_recovers_by_itself() {
+    let Some((proxy, app)) = behind_a_proxy(|_| {}).await else {
+        return;
+    };
     app.query("{ items { totalCount } }", json!({})).await;
 
     proxy.cut();
@@ -216,21 +228,11 @@ async fn an_outage_answers_service_unavailable_and_the_server_recovers_by_itself
 
 #[tokio::test]
 async fn a_connection_lost_mid_request_answers_service_unavailable() {
-    let Some(admin_url) = postgres_url() else {
-        eprintln!("skipped: the outage test needs PostgreSQL (TEST_DATABASE_URL)");
+    // One connection: each one the trap kills is replaced by a new one that must send the
+    // statement's text again (a surviving one would send only a prepared statement's name).
+    let Some((proxy, app)) = behind_a_proxy(|c| c.database_max_connections = 1).await else {
         return;
     };
-    let upstream = host_port(&admin_url);
-    let proxy = Proxy::start(upstream.clone()).await;
-    let proxied = proxy.address.to_string();
-    let app = TestApp::spawn_with(|c| {
-        c.database_url = c.database_url.replacen(&upstream, &proxied, 1);
-        c.database_acquire_timeout = Duration::from_secs(2);
-        // One connection: each one the trap kills is replaced by a new one that must send the
-        // statement's text again (a surviving one would send only a prepared statement's name).
-        c.database_max_connections = 1;
-    })
-    .await;
     // A live connection in the pool that has not prepared the statement trapped below.
     app.query("{ posts { totalCount } }", json!({})).await;
 
