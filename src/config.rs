@@ -70,6 +70,8 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Limits on what one GraphQL request may ask for.
     pub limits: GraphqlLimits,
+    /// `GRAPHQL_DOCUMENT_CACHE`: parsed documents kept by their text (0: none).
+    pub graphql_document_cache: usize,
     /// `GRAPHQL_INTROSPECTION`: answer introspection (and suggest field names in errors).
     pub introspection: bool,
     /// `PLAYGROUND`: serve the playground at `/`.
@@ -256,6 +258,12 @@ impl Config {
             errors: number("GRAPHQL_MAX_ERRORS", 50, 100_000)?,
             response_bytes: number("GRAPHQL_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, 1 << 30)?,
         };
+        let graphql_document_cache = parse_number(
+            get("GRAPHQL_DOCUMENT_CACHE"),
+            "GRAPHQL_DOCUMENT_CACHE",
+            1000,
+            0..=1_000_000,
+        )?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -325,6 +333,7 @@ impl Config {
             )?,
             http_max_connections: number("HTTP_MAX_CONNECTIONS", 4096, 1_000_000)?,
             limits,
+            graphql_document_cache,
             introspection: parse_bool(
                 get("GRAPHQL_INTROSPECTION"),
                 "GRAPHQL_INTROSPECTION",
@@ -430,6 +439,7 @@ impl fmt::Debug for Config {
             .field("http_header_read_timeout", &self.http_header_read_timeout)
             .field("http_max_connections", &self.http_max_connections)
             .field("limits", &self.limits)
+            .field("graphql_document_cache", &self.graphql_document_cache)
             .field("introspection", &self.introspection)
             .field("playground", &self.playground)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
@@ -708,6 +718,15 @@ mod tests {
         ] {
             assert_eq!(config(&[(name, bad)]).unwrap_err().setting, name);
         }
+    }
+
+    #[test]
+    fn the_document_cache_can_be_turned_off() {
+        assert_eq!(config(&[]).unwrap().graphql_document_cache, 1000);
+        let off = config(&[("GRAPHQL_DOCUMENT_CACHE", "0")]).unwrap();
+        assert_eq!(off.graphql_document_cache, 0);
+        let bad = config(&[("GRAPHQL_DOCUMENT_CACHE", "-1")]).unwrap_err();
+        assert_eq!(bad.setting, "GRAPHQL_DOCUMENT_CACHE");
     }
 
     #[test]

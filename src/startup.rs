@@ -14,6 +14,7 @@ use crate::domain::{demo, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
 use crate::graphql::context::AuthServices;
+use crate::graphql::documents::DocumentCache;
 use crate::http::{self, AppState};
 
 /// A server that is bound and ready to run.
@@ -76,6 +77,7 @@ impl Application {
                 statements,
                 app_env: config.app_env,
                 limits: config.limits,
+                documents: Arc::new(DocumentCache::new(config.graphql_document_cache)),
                 graphql_requests: Arc::default(),
                 trusted_proxies: config.trusted_proxies.clone().into(),
             },

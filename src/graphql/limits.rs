@@ -14,14 +14,20 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 
+use super::documents::DocumentCache;
 use crate::config::GraphqlLimits;
 use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
-/// Admits a request before the engine sees it: parses it once, bounds its fragment expansion,
-/// measures its cost and refuses NUL characters in its strings. The parsed document travels with the request, so the engine does not parse
-/// it again.
-pub fn admit(request: &mut async_graphql::Request, limits: &GraphqlLimits) -> ServerResult<()> {
-    let document = async_graphql::parser::parse_query(&request.query).map_err(|e| {
+/// Admits a request before the engine sees it: parses it once (or takes the parse from
+/// `documents`), bounds its fragment expansion, measures its cost and refuses NUL characters in
+/// its strings. The parsed document travels with the request, so the engine does not parse it
+/// again.
+pub fn admit(
+    request: &mut async_graphql::Request,
+    limits: &GraphqlLimits,
+    documents: &DocumentCache,
+) -> ServerResult<()> {
+    let document = documents.parse(&request.query).map_err(|e| {
         super::errors::with_code(recode_directives(e.into()), "GRAPHQL_PARSE_FAILED")
     })?;
     check(&document, &request.variables, limits)?;
@@ -304,7 +310,7 @@ mod tests {
         for levels in [10, 20, 31] {
             let mut request = async_graphql::Request::new(bomb(levels));
             let started = Instant::now();
-            let error = admit(&mut request, &limits()).unwrap_err();
+            let error = admit(&mut request, &limits(), &DocumentCache::new(0)).unwrap_err();
             let took = started.elapsed();
             assert_eq!(code(&error), "QUERY_TOO_COMPLEX", "{levels}");
             assert!(

@@ -6,6 +6,7 @@ mod auth;
 pub mod budget;
 mod connection;
 pub mod context;
+pub mod documents;
 mod errors;
 mod expansion;
 mod item;

@@ -205,7 +205,7 @@ fn admit(
     mut request: async_graphql::Request,
     state: &AppState,
 ) -> Result<async_graphql::Request, Box<async_graphql::Response>> {
-    match crate::graphql::admit(&mut request, &state.limits) {
+    match crate::graphql::admit(&mut request, &state.limits, &state.documents) {
         Ok(()) => Ok(request),
         Err(error) => Err(Box::new(async_graphql::Response::from_errors(vec![error]))),
     }

@@ -27,6 +27,7 @@ use crate::config::{AppEnv, Config, GraphqlLimits};
 use crate::db::StatementMeter;
 use crate::graphql::AppSchema;
 use crate::graphql::context::AuthServices;
+use crate::graphql::documents::DocumentCache;
 
 /// The largest request body accepted (413 beyond, declared or chunked, before it is parsed).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub statements: Arc<StatementMeter>,
     pub app_env: AppEnv,
     pub limits: GraphqlLimits,
+    /// Parsed documents by their text.
+    pub documents: Arc<DocumentCache>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// GraphQL requests answered (each operation of a batch counts).

@@ -278,3 +278,22 @@ async fn a_later_root_mutation_field_runs_as_who_the_user_is_now() {
     assert!(data["b"]["id"].is_string());
     assert_eq!(app.count("items").await, 2);
 }
+
+#[tokio::test]
+async fn a_cached_document_is_still_measured_with_each_requests_variables() {
+    for cache in [1000, 0] {
+        let app = TestApp::spawn_with(|c| c.graphql_document_cache = cache).await;
+        let query = "query($n: Int) { users(first: $n) { edges { node { posts(first: 20) { edges { node { title } } } } } } }";
+        for _ in 0..3 {
+            app.query(query, json!({ "n": 5 })).await;
+        }
+        // The same text, now too costly: the parse may come from the cache, the measure does not.
+        let body = app.graphql(query, json!({ "n": 100 })).await;
+        assert_eq!(
+            error_codes(&body),
+            ["QUERY_TOO_COMPLEX"],
+            "cache {cache}: {body}"
+        );
+        app.query(query, json!({ "n": 5 })).await;
+    }
+}

@@ -365,3 +365,41 @@ async fn the_case_key_migration_refuses_existing_duplicates_and_changes_nothing(
         .unwrap();
     Migrator::up(&app.db, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn rows_written_in_sql_without_keys_get_them_from_the_database() {
+    // Benchmark seeds and hand-written fixes insert rows without the keys: the database fills
+    // them in (lower(), exact for ASCII), so such rows are found and stay unique.
+    let app = TestApp::spawn().await;
+    app.db
+        .execute_unprepared(
+            "INSERT INTO users (username, email, password_hash, role, created_at) \
+             VALUES ('Seeded', 'Seeded@Bench.example', 'h', 'borrower', '2026-01-01T00:00:00+00:00'), \
+                    ('Other', 'other@bench.example', 'h', 'borrower', '2026-01-01T00:00:01+00:00')",
+        )
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared(
+            "INSERT INTO items (name, created_at) VALUES ('Hand Drill', '2026-01-01T00:00:00+00:00')",
+        )
+        .await
+        .unwrap();
+
+    let data = app
+        .query(
+            r#"{ userByUsername(username: "SEEDED") { username } items(search: "DRILL") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["userByUsername"]["username"], "Seeded");
+    assert_eq!(data["items"]["totalCount"], 1);
+    let code = app
+        .anonymous()
+        .error_code(
+            "mutation { register(input: { username: \"SEEDED\", email: \"new@bench.example\", password: \"long enough\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+}
