@@ -179,6 +179,20 @@ async fn logs_are_json_with_request_ids_and_never_hold_secrets() {
         .send()
         .await
         .unwrap();
+    // Echoed inputs are cut short: a 900 KB operation name and an 8,000-character path.
+    let huge = json!({ "query": "query Q { __typename }", "operationName": "N".repeat(900_000) });
+    client
+        .post(format!("{address}/graphql"))
+        .header("x-request-id", "log-test-huge")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{address}/{}", "p".repeat(8_000)))
+        .send()
+        .await
+        .unwrap();
 
     sigterm(&child);
     child.wait().await.unwrap();
@@ -186,6 +200,7 @@ async fn logs_are_json_with_request_ids_and_never_hold_secrets() {
 
     let token = &value[value.len() - 64..];
     for line in &logs {
+        assert!(line.len() < 2_000, "a log line of {} bytes", line.len());
         assert!(!line.contains(password), "a password in the log: {line}");
         assert!(!line.contains(token), "a session token in the log: {line}");
         assert!(!line.contains(&value), "a cookie in the log: {line}");
@@ -203,6 +218,14 @@ async fn logs_are_json_with_request_ids_and_never_hold_secrets() {
         .find(|l| l["span"]["id"] == "log-test-1" && l["fields"]["message"] == "request finished")
         .unwrap_or_else(|| panic!("no request line: {logs:#?}"));
     assert_eq!(finished["span"]["operation"], "Login");
+    let huge = parsed
+        .iter()
+        .find(|l| {
+            l["span"]["id"] == "log-test-huge" && l["fields"]["message"] == "request finished"
+        })
+        .unwrap_or_else(|| panic!("no line for the huge name: {logs:#?}"));
+    let logged = huge["span"]["operation"].as_str().unwrap();
+    assert_eq!(logged, format!("{}…", "N".repeat(64)));
     assert_eq!(finished["fields"]["status"], 200);
     assert!(finished["fields"]["ms"].is_string() || finished["fields"]["ms"].is_number());
 }
