@@ -24,15 +24,16 @@ pub struct Lifetimes {
     pub idle: Duration,
 }
 
-/// Starts a session for `user_id` and returns its token (the only copy: the database keeps its hash).
+/// Starts a session for `user_id` and returns its token (the only copy: the database keeps its
+/// hash) and its row.
 pub async fn start(
     db: &impl ConnectionTrait,
     user_id: i64,
     lifetimes: Lifetimes,
-) -> Result<String, AppError> {
+) -> Result<(String, sessions::Model), AppError> {
     let token = session::new_token();
     let now = super::now();
-    Sessions::insert(sessions::ActiveModel {
+    let row = Sessions::insert(sessions::ActiveModel {
         token_hash: Set(session::token_hash(&token)),
         user_id: Set(user_id),
         created_at: Set(now),
@@ -40,9 +41,9 @@ pub async fn start(
         last_seen_at: Set(now),
         ..Default::default()
     })
-    .exec_without_returning(db)
+    .exec_with_returning(db)
     .await?;
-    Ok(token)
+    Ok((token, row))
 }
 
 /// The user behind `token`, if its session is alive; a dead session is deleted on sight.

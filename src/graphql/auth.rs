@@ -2,11 +2,13 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::context::ContextExt;
+use super::context::{ContextExt, Identity};
 use super::user::User;
+use crate::auth::Viewer;
 use crate::auth::password::Password;
 use crate::domain::{self, accounts, sessions, throttle};
-use crate::entity::users::Role as DbRole;
+use crate::entity::sessions as session_rows;
+use crate::entity::users::{self, Role as DbRole};
 use crate::error::AppError;
 
 /// A new account.
@@ -62,14 +64,14 @@ impl AuthMutation {
 
         let txn = domain::begin_write(db).await?;
         let user = accounts::create(&txn, account).await?;
-        let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
+        let (token, session) = sessions::start(&txn, user.id, auth.lifetimes).await?;
         if let Some(old) = ctx.identity().viewer() {
             sessions::end(&txn, old.session.id).await?;
         }
         txn.commit().await?;
 
         auth.cookies.set(ctx.cookies()?, &token);
-        Ok(User::signed_in(user))
+        Ok(signed_in(ctx, user, session))
     }
 
     /// Signs in with a username or an email and a password (sets the session cookie). After too
@@ -108,7 +110,7 @@ impl AuthMutation {
 
         let txn = domain::begin_write(db).await?;
         throttle::succeeded(&txn, auth.limits, reservation).await?;
-        let token = sessions::start(&txn, user.id, auth.lifetimes).await?;
+        let (token, session) = sessions::start(&txn, user.id, auth.lifetimes).await?;
         if let Some(old) = ctx.identity().viewer() {
             sessions::end(&txn, old.session.id).await?;
         }
@@ -116,7 +118,7 @@ impl AuthMutation {
         txn.commit().await?;
 
         auth.cookies.set(ctx.cookies()?, &token);
-        Ok(User::signed_in(user))
+        Ok(signed_in(ctx, user, session))
     }
 
     /// Signs out: ends this session and clears the cookie. False when nobody was signed in.
@@ -130,6 +132,7 @@ impl AuthMutation {
             None => false,
         };
         auth.cookies.clear(ctx.cookies()?);
+        ctx.set_identity(Identity::Anonymous);
         Ok(ended)
     }
 
@@ -172,4 +175,13 @@ impl AuthMutation {
         txn.commit().await?;
         Ok(true)
     }
+}
+
+/// The rest of this operation runs as the user who has just signed in (their private fields show).
+fn signed_in(ctx: &Context<'_>, user: users::Model, session: session_rows::Model) -> User {
+    ctx.set_identity(Identity::User(Box::new(Viewer {
+        user: user.clone(),
+        session,
+    })));
+    User::new(user)
 }

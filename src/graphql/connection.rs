@@ -1,7 +1,14 @@
 //! Relay connections: `edges { cursor node }`, `pageInfo` and `totalCount`, one type per node.
 //! `totalCount` costs a query, so it runs only when asked for.
 
-use async_graphql::{Context, SimpleObject};
+use std::borrow::Cow;
+
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    Context, ContextSelectionSet, OutputType, Positioned, ServerResult, SimpleObject, Value,
+};
+use futures_util::future::try_join_all;
 
 use super::context::ContextExt;
 use crate::domain::page::{Keyed, Page, PageRequest};
@@ -81,8 +88,8 @@ macro_rules! connection {
         #[async_graphql::Object]
         impl $connection {
             /// The nodes of this page, each with its cursor.
-            async fn edges(&self) -> &[$edge] {
-                &self.edges
+            async fn edges(&self) -> $crate::graphql::connection::List<'_, $edge> {
+                $crate::graphql::connection::List(&self.edges)
             }
 
             /// Where this page is in the list.
@@ -149,5 +156,45 @@ pub fn no_page<T>() -> Page<T> {
     Page {
         rows: Vec::new(),
         has_next_page: false,
+    }
+}
+
+/// A list whose elements' errors keep their own path. async-graphql's lists (upstream
+/// `resolve_list`, to this day) overwrite the path of any error that comes out of an element with
+/// the element's, so an error in `users.edges[0].node.posts` would be reported at
+/// `users.edges[0]`. This one sets the element's path only on an error that has none.
+pub struct List<'a, T>(pub &'a [T]);
+
+impl<T: OutputType + Sync> OutputType for List<'_, T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let elements = self.0.iter().enumerate().map(|(index, element)| {
+            let ctx = ctx.with_index(index);
+            async move {
+                element.resolve(&ctx, field).await.map_err(|error| {
+                    if error.path.is_empty() {
+                        ctx.set_error_path(error)
+                    } else {
+                        error
+                    }
+                })
+            }
+        });
+        Ok(Value::List(try_join_all(elements).await?))
     }
 }

@@ -1,6 +1,8 @@
 //! What resolvers read from their context: the database, the request's loaders and identity, the
 //! authentication services, and ID parsing.
 
+use std::sync::{Arc, Mutex};
+
 use async_graphql::{Context, ID};
 use sea_orm::DatabaseConnection;
 use tower_cookies::Cookies;
@@ -48,6 +50,32 @@ impl Identity {
     }
 }
 
+/// Who is asking, for one operation: resolved from the session cookie when the request arrives,
+/// and replaced by the mutations that change it (signing in or out, a user deleting or demoting
+/// themselves), so that the later root fields of a mutation run as who the user is now.
+pub struct Asker(Mutex<Arc<Identity>>);
+
+impl Asker {
+    pub fn new(identity: Identity) -> Self {
+        Self(Mutex::new(Arc::new(identity)))
+    }
+
+    fn get(&self) -> Arc<Identity> {
+        match self.0.lock() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn set(&self, identity: Identity) {
+        let identity = Arc::new(identity);
+        match self.0.lock() {
+            Ok(mut current) => *current = identity,
+            Err(poisoned) => *poisoned.into_inner() = identity,
+        }
+    }
+}
+
 /// The client's address, for login throttling.
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub String);
@@ -67,11 +95,13 @@ pub trait ContextExt {
     fn db(&self) -> Result<&DatabaseConnection, AppError>;
     /// This request's batch loaders.
     fn loaders(&self) -> Result<&Loaders, AppError>;
-    /// Who is asking.
-    fn identity(&self) -> &Identity;
+    /// Who is asking, now.
+    fn identity(&self) -> Arc<Identity>;
+    /// From now on, this operation runs as `identity` (after signing in or out, say).
+    fn set_identity(&self, identity: Identity);
     /// The signed-in user, or `UNAUTHENTICATED`.
-    fn require_user(&self) -> Result<&Viewer, AppError> {
-        self.identity().require_user()
+    fn require_user(&self) -> Result<Viewer, AppError> {
+        self.identity().require_user().cloned()
     }
     /// Passwords, session cookies, lifetimes and limits.
     fn auth(&self) -> Result<&AuthServices, AppError>;
@@ -94,8 +124,15 @@ impl ContextExt for Context<'_> {
             .map_err(|e| AppError::internal(e.message))
     }
 
-    fn identity(&self) -> &Identity {
-        self.data_opt::<Identity>().unwrap_or(&Identity::Anonymous)
+    fn identity(&self) -> Arc<Identity> {
+        self.data_opt::<Asker>()
+            .map_or_else(|| Arc::new(Identity::Anonymous), Asker::get)
+    }
+
+    fn set_identity(&self, identity: Identity) {
+        if let Some(asker) = self.data_opt::<Asker>() {
+            asker.set(identity);
+        }
     }
 
     fn auth(&self) -> Result<&AuthServices, AppError> {
@@ -114,7 +151,7 @@ impl ContextExt for Context<'_> {
     }
 
     fn text<'t>(&self, text: &'t str) -> Result<&'t str, AppError> {
-        if let Some(budget) = self.data_opt::<std::sync::Arc<ResponseBudget>>() {
+        if let Some(budget) = self.data_opt::<Arc<ResponseBudget>>() {
             budget.charge(text.len())?;
         }
         Ok(text)
@@ -127,4 +164,11 @@ pub fn parse_id(field: &str, id: &ID) -> Result<i64, AppError> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| AppError::bad_input(field, format!("`{}` is not a valid id", id.as_str())))
+}
+
+/// The answer of a nullable field: `None` when there is nothing, and an error as the field's own
+/// (the field is `null` with its error; async-graphql would null the parent for a
+/// `Result<Option<T>>`).
+pub fn nullable<T>(found: Result<Option<T>, AppError>) -> Option<async_graphql::Result<T>> {
+    found.map_err(async_graphql::Error::from).transpose()
 }

@@ -1,7 +1,7 @@
-//! Every error leaves the server with an `extensions.code`, decided here and nowhere else (the
-//! schema's extension calls these): parse and validation failures get theirs as they happen,
-//! resolver errors are read from their [`AppError`] source, and anything unexpected is logged and
-//! answered opaquely.
+//! Every error leaves the server with an `extensions.code`, decided here and nowhere else: parse
+//! failures and cost limits get theirs when the request is admitted, the rest when the response is
+//! finished ([`finish`]): validation failures (no path), resolver errors (read from their
+//! [`AppError`] source), and anything unexpected is logged and answered opaquely.
 
 use async_graphql::{ErrorExtensionValues, Response, ServerError};
 

@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
+use tkc_macros::role_guarded;
 
 use super::connection::{Total, connection, no_page, page_request, wants_page};
-use super::context::{ContextExt, parse_id};
-use super::roles::requiresRole;
-use super::user::Role;
+use super::context::{ContextExt, nullable, parse_id};
 use crate::domain::{self, items};
 use crate::entity::items::Model;
 
@@ -26,13 +25,14 @@ impl Item {
     }
 
     /// Details: author, edition, condition, what comes with it.
-    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        Ok(self
-            .0
-            .description
-            .as_deref()
-            .map(|d| ctx.text(d))
-            .transpose()?)
+    async fn description(&self, ctx: &Context<'_>) -> Option<async_graphql::Result<&str>> {
+        nullable(
+            self.0
+                .description
+                .as_deref()
+                .map(|d| ctx.text(d))
+                .transpose(),
+        )
     }
 
     /// When the item joined the catalogue (UTC).
@@ -49,9 +49,8 @@ pub struct ItemQuery;
 #[Object]
 impl ItemQuery {
     /// One item by id; null when there is none.
-    async fn item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Item>> {
-        let id = parse_id("id", &id)?;
-        Ok(items::get(ctx.db()?, id).await?.map(Item))
+    async fn item(&self, ctx: &Context<'_>, id: ID) -> Option<async_graphql::Result<Item>> {
+        nullable(async { Ok(items::get(ctx.db()?, parse_id("id", &id)?).await?.map(Item)) }.await)
     }
 
     /// The catalogue, newest first.
@@ -102,10 +101,11 @@ pub struct UpdateItemInput {
 #[derive(Default)]
 pub struct ItemMutation;
 
+#[role_guarded]
 #[Object]
 impl ItemMutation {
     /// Adds an item to the catalogue.
-    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    #[requires_role(Admin)]
     async fn create_item(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +118,7 @@ impl ItemMutation {
     }
 
     /// Changes an item.
-    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    #[requires_role(Admin)]
     async fn update_item(
         &self,
         ctx: &Context<'_>,
@@ -138,7 +138,7 @@ impl ItemMutation {
     }
 
     /// Removes an item from the catalogue; returns its id.
-    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    #[requires_role(Admin)]
     async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let item_id = parse_id("id", &id)?;
         let txn = domain::begin_write(ctx.db()?).await?;

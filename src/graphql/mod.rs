@@ -12,11 +12,9 @@ mod expansion;
 mod item;
 mod limits;
 pub mod loaders;
-mod pipeline;
 mod post;
 mod prefetch;
 pub mod roles;
-mod shape;
 mod strings;
 mod user;
 
@@ -25,9 +23,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, GraphqlLimits};
 
-pub use errors::REQUEST_ERROR_CODES;
+pub use errors::{REQUEST_ERROR_CODES, finish};
 pub use limits::admit;
-pub use roles::RoleRules;
 
 /// The root of every query.
 #[derive(MergedObject, Default)]
@@ -72,21 +69,11 @@ impl Options {
     }
 }
 
-/// Builds the schema, with `@requiresRole` enforced as the printed SDL declares it.
+/// Builds the schema. It has no extension, so that async-graphql resolves each field on its fast
+/// path: the limits are checked before execution ([`admit`]), `@requiresRole` by field guards
+/// ([`roles`]) and the error codes after it ([`finish`]).
 pub fn build(services: Option<Services>, options: Options) -> AppSchema {
-    // The role rules and field types come from the SDL of the very same types, so they cannot
-    // differ from it.
-    let printed = sdl(&bare());
-    let rules = RoleRules::from_sdl(&printed)
-        .unwrap_or_else(|e| unreachable!("the schema's own SDL parses: {e}"));
-    let types = shape::FieldTypes::from_sdl(&printed)
-        .unwrap_or_else(|e| unreachable!("the schema's own SDL parses: {e}"));
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(pipeline::Pipeline {
-            limits: options.limits,
-            rules: std::sync::Arc::new(rules),
-            types: std::sync::Arc::new(types),
-        })
         .limit_directives(options.limits.directives);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Total, connection, no_page, page_request, wants_page};
-use super::context::{ContextExt, parse_id};
+use super::context::{ContextExt, nullable, parse_id};
 use super::prefetch;
 use super::user::User;
 use crate::domain::{self, posts};
@@ -63,9 +63,8 @@ pub struct PostQuery;
 #[Object]
 impl PostQuery {
     /// One post by id; null when there is none.
-    async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {
-        let id = parse_id("id", &id)?;
-        Ok(posts::get(ctx.db()?, id).await?.map(Post))
+    async fn post(&self, ctx: &Context<'_>, id: ID) -> Option<async_graphql::Result<Post>> {
+        nullable(async { Ok(posts::get(ctx.db()?, parse_id("id", &id)?).await?.map(Post)) }.await)
     }
 
     /// Every post, newest first.
@@ -127,7 +126,7 @@ impl PostMutation {
     ) -> async_graphql::Result<Post> {
         let viewer = ctx.require_user()?;
         let txn = domain::begin_write(ctx.db()?).await?;
-        let post = posts::create(&txn, viewer, &input.title, &input.body).await?;
+        let post = posts::create(&txn, &viewer, &input.title, &input.body).await?;
         txn.commit().await?;
         Ok(Post(post))
     }
@@ -144,7 +143,7 @@ impl PostMutation {
         let txn = domain::begin_write(ctx.db()?).await?;
         let post = posts::update(
             &txn,
-            viewer,
+            &viewer,
             id,
             input.title.as_deref(),
             input.body.as_deref(),
@@ -159,7 +158,7 @@ impl PostMutation {
         let viewer = ctx.require_user()?;
         let post_id = parse_id("id", &id)?;
         let txn = domain::begin_write(ctx.db()?).await?;
-        posts::delete(&txn, viewer, post_id).await?;
+        posts::delete(&txn, &viewer, post_id).await?;
         txn.commit().await?;
         Ok(id)
     }

@@ -3,12 +3,12 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
+use tkc_macros::role_guarded;
 
 use super::connection::{Total, connection, no_page, page_request, wants_page};
-use super::context::{ContextExt, parse_id};
+use super::context::{ContextExt, Identity, nullable, parse_id};
 use super::post::{Post, PostConnection};
 use super::prefetch;
-use super::roles::requiresRole;
 use crate::domain::{self, accounts, users};
 use crate::entity::users::{Model, Role as DbRole};
 
@@ -19,17 +19,6 @@ pub enum Role {
     Borrower,
     /// Also runs the catalogue and manages users.
     Admin,
-}
-
-impl Role {
-    /// The role named as in the SDL (`ADMIN`).
-    pub fn from_sdl(name: &str) -> Option<Self> {
-        match name {
-            "BORROWER" => Some(Self::Borrower),
-            "ADMIN" => Some(Self::Admin),
-            _ => None,
-        }
-    }
 }
 
 impl From<Role> for DbRole {
@@ -53,25 +42,11 @@ impl From<DbRole> for Role {
 /// A member of the library.
 pub struct User {
     row: Model,
-    /// The request has just signed in as this user (`register`, `login`): private fields show,
-    /// although the request began anonymous.
-    signed_in: bool,
 }
 
 impl User {
     pub fn new(row: Model) -> Self {
-        Self {
-            row,
-            signed_in: false,
-        }
-    }
-
-    /// The user this request has just signed in as.
-    pub fn signed_in(row: Model) -> Self {
-        Self {
-            row,
-            signed_in: true,
-        }
+        Self { row }
     }
 }
 
@@ -89,11 +64,10 @@ impl User {
 
     /// The user's email address: shown to the user and to admins, null for anyone else.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        let visible = self.signed_in
-            || ctx
-                .identity()
-                .viewer()
-                .is_some_and(|v| v.user.id == self.row.id || v.is_admin());
+        let visible = ctx
+            .identity()
+            .viewer()
+            .is_some_and(|v| v.user.id == self.row.id || v.is_admin());
         visible.then_some(self.row.email.as_str())
     }
 
@@ -154,9 +128,15 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// One user by id; null when there is none.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
-        let id = parse_id("id", &id)?;
-        Ok(users::get(ctx.db()?, id).await?.map(User::new))
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Option<async_graphql::Result<User>> {
+        nullable(
+            async {
+                Ok(users::get(ctx.db()?, parse_id("id", &id)?)
+                    .await?
+                    .map(User::new))
+            }
+            .await,
+        )
     }
 
     /// One user by username, in any case; null when there is none.
@@ -164,10 +144,15 @@ impl UserQuery {
         &self,
         ctx: &Context<'_>,
         username: String,
-    ) -> async_graphql::Result<Option<User>> {
-        Ok(users::by_username(ctx.db()?, &username)
-            .await?
-            .map(User::new))
+    ) -> Option<async_graphql::Result<User>> {
+        nullable(
+            async {
+                Ok(users::by_username(ctx.db()?, &username)
+                    .await?
+                    .map(User::new))
+            }
+            .await,
+        )
     }
 
     /// Every user, oldest first.
@@ -197,11 +182,12 @@ impl UserQuery {
 #[derive(Default)]
 pub struct UserMutation;
 
+#[role_guarded]
 #[Object]
 impl UserMutation {
     /// Gives a user another role; it applies at once, to the later fields of this mutation too.
     /// The last admin cannot be demoted (`CONFLICT`).
-    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    #[requires_role(Admin)]
     async fn set_user_role(
         &self,
         ctx: &Context<'_>,
@@ -212,16 +198,30 @@ impl UserMutation {
         let txn = domain::begin_write(ctx.db()?).await?;
         let user = accounts::set_role(&txn, user_id, role.into()).await?;
         txn.commit().await?;
+        if let Some(me) = ctx.identity().viewer().filter(|v| v.user.id == user.id) {
+            // Demoted or promoted themselves: the later fields of this mutation see it.
+            let mut me = me.clone();
+            me.user.role = user.role;
+            ctx.set_identity(Identity::User(Box::new(me)));
+        }
         Ok(User::new(user))
     }
 
     /// Deletes a user with their posts and sessions. The last admin cannot be deleted (`CONFLICT`).
-    #[graphql(directive = requiresRole::apply(Role::Admin))]
+    #[requires_role(Admin)]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user_id = parse_id("id", &id)?;
         let txn = domain::begin_write(ctx.db()?).await?;
         accounts::delete(&txn, user_id).await?;
         txn.commit().await?;
+        if ctx
+            .identity()
+            .viewer()
+            .is_some_and(|v| v.user.id == user_id)
+        {
+            // Deleted themselves: signed out with it.
+            ctx.set_identity(Identity::Anonymous);
+        }
         Ok(id)
     }
 }

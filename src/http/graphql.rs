@@ -23,6 +23,7 @@ use super::response::{
 };
 use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::budget::ResponseBudget;
+use crate::graphql::context::Asker;
 use crate::graphql::loaders::Loaders;
 
 /// One GraphQL request as a JSON body carries it; `null` means absent, unknown keys are ignored.
@@ -257,11 +258,13 @@ async fn execute(
                 Ok(request) => {
                     let request = request
                         .data(data.0)
-                        .data(data.1)
+                        .data(Asker::new(data.1))
                         .data(data.2)
                         .data(data.3)
                         .data(data.4);
-                    state.schema.execute(request).await
+                    let mut response = state.schema.execute(request).await;
+                    crate::graphql::finish(&mut response, state.limits.errors);
+                    response
                 }
                 Err(refused) => *refused,
             }

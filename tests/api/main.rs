@@ -10,6 +10,7 @@ mod cli;
 mod connections;
 mod cors;
 mod errors;
+mod execution;
 mod hardening;
 mod health;
 mod helpers;
