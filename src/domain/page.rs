@@ -142,6 +142,32 @@ where
     Ok(Page::from_overfetch(select.all(db).await?, page.first))
 }
 
+/// `ids` as one value: a JSON array, so that a statement about any number of rows has one text
+/// (and one prepared statement) per shape; [`id_list`] reads it back in SQL.
+pub fn ids_value(ids: &[i64]) -> sea_orm::Value {
+    let mut json = String::with_capacity(ids.len() * 8 + 2);
+    json.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&id.to_string());
+    }
+    json.push(']');
+    json.into()
+}
+
+/// The SQL that lists the ids of [`ids_value`] bound as the statement's first parameter, for
+/// `… IN (<this>)`.
+pub fn id_list(db: &impl ConnectionTrait) -> &'static str {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT value::bigint FROM json_array_elements_text($1::json)"
+        }
+        _ => "SELECT value FROM json_each(?1)",
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

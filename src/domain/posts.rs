@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, WindowStatement};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect,
+    Select, Statement,
 };
 
 use super::page::{self, Cursor, Keyed, Page, PageRequest};
@@ -34,16 +35,23 @@ pub async fn list(
     db: &impl ConnectionTrait,
     author_id: Option<i64>,
     page: &PageRequest,
+    with_body: bool,
 ) -> Result<Page<posts::Model>, DbErr> {
-    page::fetch(
-        db,
-        filtered(author_id),
-        Column::CreatedAt,
-        Column::Id,
-        Order::Desc,
-        page,
-    )
-    .await
+    let mut select = filtered(author_id);
+    if !with_body {
+        // A title list: the bodies stay in the database (the field is never resolved).
+        select = select
+            .select_only()
+            .columns([
+                Column::Id,
+                Column::Title,
+                Column::CreatedAt,
+                Column::UpdatedAt,
+                Column::AuthorId,
+            ])
+            .column_as(Expr::value(""), "body");
+    }
+    page::fetch(db, select, Column::CreatedAt, Column::Id, Order::Desc, page).await
 }
 
 /// How many posts `list` would walk through in all.
@@ -68,15 +76,17 @@ pub async fn count_by_author(
         author_id: i64,
         n: i64,
     }
-    let rows = Posts::find()
-        .select_only()
-        .column(Column::AuthorId)
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(Column::AuthorId.is_in(author_ids.iter().copied()))
-        .group_by(Column::AuthorId)
-        .into_model::<Row>()
-        .all(db)
-        .await?;
+    let sql = format!(
+        "SELECT author_id, COUNT(*) AS n FROM posts WHERE author_id IN ({}) GROUP BY author_id",
+        page::id_list(db)
+    );
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [page::ids_value(author_ids)],
+    ))
+    .all(db)
+    .await?;
     let mut counts: HashMap<i64, u64> = author_ids.iter().map(|&id| (id, 0)).collect();
     counts.extend(
         rows.into_iter()
@@ -85,45 +95,54 @@ pub async fn count_by_author(
     Ok(counts)
 }
 
-/// The same page of posts for each of `author_ids`, in one query: a window function numbers each
-/// author's posts newest first and keeps the first `page.first + 1` of each (the extra row, cut
-/// by [`Page::from_overfetch`], tells whether more follow).
+/// The same page of posts for each of `author_ids`, in one statement that walks the
+/// `(author_id, created_at, id)` index once per author and stops after `page.first + 1` rows (the
+/// extra row, cut by [`Page::from_overfetch`], tells whether more follow): on PostgreSQL a
+/// `LATERAL` join, on SQLite a correlated `IN` list (its plan: one index search per author, then
+/// the posts by primary key). The ids travel as one JSON array, so the text is the same for any
+/// number of authors and the prepared statement is reused; `body` is read only if `with_body`.
 pub async fn page_by_author(
     db: &impl ConnectionTrait,
     author_ids: &[i64],
     page: &PageRequest,
+    with_body: bool,
 ) -> Result<HashMap<i64, Vec<posts::Model>>, DbErr> {
-    let rank = Alias::new("rank_in_author");
-    let mut numbered = Query::select();
-    numbered
-        .column(Asterisk)
-        .expr_window_as(
-            Func::cust("ROW_NUMBER"),
-            WindowStatement::partition_by(Column::AuthorId)
-                .order_by(Column::CreatedAt, Order::Desc)
-                .order_by(Column::Id, Order::Desc)
-                .to_owned(),
-            rank.clone(),
-        )
-        .from(Posts)
-        .and_where(Expr::col(Column::AuthorId).is_in(author_ids.iter().copied()));
-    if let Some(cursor) = page.after {
-        numbered.and_where(page::after_condition(
-            Column::CreatedAt,
-            Column::Id,
-            &Order::Desc,
-            cursor,
-        ));
-    }
-    let query = Query::select()
-        .column(Asterisk)
-        .from_subquery(numbered, Alias::new("numbered"))
-        .and_where(Expr::col(rank.clone()).lte(page.first + 1))
-        .order_by(rank, Order::Asc)
-        .to_owned();
-
+    let backend = db.get_database_backend();
+    let body = if with_body { "p.body" } else { "'' AS body" };
+    let mut values = vec![page::ids_value(author_ids), (page.first + 1).into()];
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let after = if let Some(cursor) = page.after {
+                values.extend([cursor.created_at.into(), cursor.id.into()]);
+                " AND (q.created_at, q.id) < ($3, $4)"
+            } else {
+                ""
+            };
+            format!(
+                "SELECT p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id \
+                 FROM json_array_elements_text($1::json) AS a(id) CROSS JOIN LATERAL \
+                 (SELECT q.id, q.title, q.body, q.created_at, q.updated_at, q.author_id FROM posts AS q \
+                  WHERE q.author_id = a.id::bigint{after} \
+                  ORDER BY q.created_at DESC, q.id DESC LIMIT $2) AS p"
+            )
+        }
+        _ => {
+            let after = if let Some(cursor) = page.after {
+                values.extend([cursor.created_at.into(), cursor.id.into()]);
+                " AND (q.created_at, q.id) < (?3, ?4)"
+            } else {
+                ""
+            };
+            format!(
+                "SELECT p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id \
+                 FROM json_each(?1) AS a JOIN posts AS p ON p.id IN \
+                 (SELECT q.id FROM posts AS q WHERE q.author_id = a.value{after} \
+                  ORDER BY q.created_at DESC, q.id DESC LIMIT ?2)"
+            )
+        }
+    };
     let rows = Posts::find()
-        .from_raw_sql(db.get_database_backend().build(&query))
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
         .all(db)
         .await?;
 
@@ -131,6 +150,10 @@ pub async fn page_by_author(
         author_ids.iter().map(|&id| (id, Vec::new())).collect();
     for row in rows {
         by_author.entry(row.author_id).or_default().push(row);
+    }
+    // Each author's rows newest first, whatever order the join returned them in.
+    for rows in by_author.values_mut() {
+        rows.sort_unstable_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
     }
     Ok(by_author)
 }

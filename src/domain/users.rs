@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, Statement,
 };
 
 use super::page::{self, Cursor, Keyed, Page, PageRequest};
@@ -45,8 +45,14 @@ pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<HashMap<i64, users::Model>, DbErr> {
+    // One statement text for any number of ids (see `page::ids_value`).
+    let sql = format!("SELECT * FROM users WHERE id IN ({})", page::id_list(db));
     let rows = Users::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .from_raw_sql(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [page::ids_value(ids)],
+        ))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())

@@ -1,52 +1,86 @@
 //! Relay connections: `edges { cursor node }`, `pageInfo` and `totalCount`, one type per node.
-//! `totalCount` costs a query, so it runs only when asked for.
+//! A list field is declared in one place, its resolver: the page arguments (with their default,
+//! which the cost limits read from the schema), and the page and count queries given to [`load`],
+//! which runs each only when selected.
 
 use std::borrow::Cow;
 
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, ContextSelectionSet, OutputType, Positioned, ServerResult, SimpleObject, Value,
+    Context, ContextSelectionSet, Object, OutputType, Positioned, ServerResult, Value,
 };
 use futures_util::future::try_join_all;
 
-use super::context::ContextExt;
-use crate::domain::page::{Keyed, Page, PageRequest};
-use crate::domain::{items, posts, users};
+use crate::domain::page::{Cursor, Keyed, Page, PageRequest};
 use crate::error::AppError;
 
-/// Where a page is in its list.
-#[derive(SimpleObject, Debug, Clone)]
+/// Where a page is in its list (its cursors are encoded only when asked for).
 pub struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+    start: Option<Cursor>,
+    end: Option<Cursor>,
+}
+
+/// Where a page is in its list.
+#[Object]
+impl PageInfo {
     /// Whether more nodes follow this page.
-    pub has_next_page: bool,
-    /// Whether nodes come before this page (true when the page was asked for `after` a cursor).
-    pub has_previous_page: bool,
-    /// The cursor of the first node of this page.
-    pub start_cursor: Option<String>,
-    /// The cursor of the last node of this page: pass it as `after` for the next page.
-    pub end_cursor: Option<String>,
-}
-
-/// Which list a connection walks, so that `totalCount` can count it on demand.
-#[derive(Debug, Clone)]
-pub enum Total {
-    Items { search: Option<String> },
-    Posts { author_id: Option<i64> },
-    AuthorPosts { author_id: i64 },
-    Users,
-}
-
-impl Total {
-    pub async fn count(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
-        let n = match self {
-            Self::Items { search } => items::count(ctx.db()?, search.as_deref()).await?,
-            Self::Posts { author_id } => posts::count(ctx.db()?, *author_id).await?,
-            Self::AuthorPosts { author_id } => ctx.loaders()?.post_count(*author_id).await?,
-            Self::Users => users::count(ctx.db()?).await?,
-        };
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
     }
+
+    /// Whether nodes come before this page (true when the page was asked for `after` a cursor).
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+
+    /// The cursor of the first node of this page.
+    async fn start_cursor(&self) -> Option<String> {
+        self.start.map(|c| c.encode())
+    }
+
+    /// The cursor of the last node of this page: pass it as `after` for the next page.
+    async fn end_cursor(&self) -> Option<String> {
+        self.end.map(|c| c.encode())
+    }
+}
+
+/// A list field's page and count, loaded as its selection asks: the rows only when `edges` or
+/// `pageInfo` is selected, the count only when `totalCount` is, and both at once. This is the one
+/// path of every list field: its resolver checks its arguments and names the two queries.
+pub async fn load<M, E>(
+    ctx: &Context<'_>,
+    rows: impl Future<Output = Result<Page<M>, E>>,
+    count: impl Future<Output = Result<u64, E>>,
+) -> Result<(Page<M>, Option<i32>), AppError>
+where
+    AppError: From<E>,
+{
+    let selection = ctx.look_ahead();
+    let wants_rows = selection.field("edges").exists() || selection.field("pageInfo").exists();
+    let wants_count = selection.field("totalCount").exists();
+    let rows = async {
+        match wants_rows {
+            true => rows.await.map_err(AppError::from),
+            false => Ok(Page {
+                rows: Vec::new(),
+                has_next_page: false,
+            }),
+        }
+    };
+    let count = async {
+        match wants_count {
+            true => count
+                .await
+                .map(|n| Some(i32::try_from(n).unwrap_or(i32::MAX)))
+                .map_err(AppError::from),
+            false => Ok(None),
+        }
+    };
+    let (rows, count) = tokio::join!(rows, count);
+    Ok((rows?, count?))
 }
 
 /// Turns a page of rows into edges and `pageInfo`.
@@ -54,21 +88,19 @@ pub fn edges<M: Keyed, N, E>(
     page: Page<M>,
     request: &PageRequest,
     node: impl Fn(M) -> N,
-    edge: impl Fn(String, N) -> E,
+    edge: impl Fn(Cursor, N) -> E,
 ) -> (Vec<E>, PageInfo) {
-    let start_cursor = page.rows.first().map(|m| m.cursor().encode());
-    let end_cursor = page.rows.last().map(|m| m.cursor().encode());
     let info = PageInfo {
         has_next_page: page.has_next_page,
         has_previous_page: request.after.is_some(),
-        start_cursor,
-        end_cursor,
+        start: page.rows.first().map(Keyed::cursor),
+        end: page.rows.last().map(Keyed::cursor),
     };
     let edges = page
         .rows
         .into_iter()
         .map(|m| {
-            let cursor = m.cursor().encode();
+            let cursor = m.cursor();
             edge(cursor, node(m))
         })
         .collect();
@@ -80,9 +112,10 @@ macro_rules! connection {
     ($connection:ident, $edge:ident, $node:ty, $what:literal, $one:literal) => {
         #[doc = concat!("A page of ", $what, ".")]
         pub struct $connection {
-            pub(crate) edges: Vec<$edge>,
-            pub(crate) page_info: $crate::graphql::connection::PageInfo,
-            pub(crate) total: $crate::graphql::connection::Total,
+            edges: Vec<$edge>,
+            page_info: $crate::graphql::connection::PageInfo,
+            /// Counted only when `totalCount` is selected.
+            total: Option<i32>,
         }
 
         #[async_graphql::Object]
@@ -98,19 +131,17 @@ macro_rules! connection {
             }
 
             /// How many nodes the whole list has, across all pages.
-            async fn total_count(
-                &self,
-                ctx: &async_graphql::Context<'_>,
-            ) -> async_graphql::Result<i32> {
-                Ok(self.total.count(ctx).await?)
+            async fn total_count(&self) -> async_graphql::Result<i32> {
+                Ok(self.total.ok_or_else(|| {
+                    $crate::error::AppError::internal("totalCount was selected but not counted")
+                })?)
             }
         }
 
         impl $connection {
             pub(crate) fn new<M: $crate::domain::page::Keyed>(
-                page: $crate::domain::page::Page<M>,
+                (page, total): ($crate::domain::page::Page<M>, Option<i32>),
                 request: &$crate::domain::page::PageRequest,
-                total: $crate::graphql::connection::Total,
                 node: impl Fn(M) -> $node,
             ) -> Self {
                 let (edges, page_info) =
@@ -127,12 +158,23 @@ macro_rules! connection {
         }
 
         #[doc = concat!($one, ", with its position in the list.")]
-        #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
+            cursor: $crate::domain::page::Cursor,
+            node: $node,
+        }
+
+        #[doc = concat!($one, ", with its position in the list.")]
+        #[async_graphql::Object]
+        impl $edge {
             /// Pass this as `after` to continue the list after this node.
-            pub cursor: String,
+            async fn cursor(&self) -> String {
+                self.cursor.encode()
+            }
+
             /// The node itself.
-            pub node: $node,
+            async fn node(&self) -> &$node {
+                &self.node
+            }
         }
     };
 }
@@ -142,21 +184,6 @@ pub(crate) use connection;
 /// The page arguments every list field takes, checked.
 pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, AppError> {
     PageRequest::new(first, after.as_deref())
-}
-
-/// Whether a connection field asks for its page (`edges` or `pageInfo`); `totalCount` alone
-/// needs no page, and so no query for one.
-pub fn wants_page(ctx: &Context<'_>) -> bool {
-    let selection = ctx.look_ahead();
-    selection.field("edges").exists() || selection.field("pageInfo").exists()
-}
-
-/// No rows: for a connection asked only for its `totalCount`.
-pub fn no_page<T>() -> Page<T> {
-    Page {
-        rows: Vec::new(),
-        has_next_page: false,
-    }
 }
 
 /// A list whose elements' errors keep their own path. async-graphql's lists (upstream

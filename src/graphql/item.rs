@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use tkc_macros::role_guarded;
 
-use super::connection::{Total, connection, no_page, page_request, wants_page};
+use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
 use crate::domain::{self, items};
 use crate::entity::items::Model;
@@ -66,17 +66,15 @@ impl ItemQuery {
         >,
     ) -> async_graphql::Result<ItemConnection> {
         let request = page_request(first, after)?;
-        let page = if wants_page(ctx) {
-            items::list(ctx.db()?, search.as_deref(), &request).await?
-        } else {
-            no_page()
-        };
-        Ok(ItemConnection::new(
-            page,
-            &request,
-            Total::Items { search },
-            Item,
-        ))
+        let db = ctx.db()?;
+        let search = search.as_deref();
+        let loaded = connection::load(
+            ctx,
+            items::list(db, search, &request),
+            items::count(db, search),
+        )
+        .await?;
+        Ok(ItemConnection::new(loaded, &request, Item))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Batch loaders, created per request (a shared cache would leak across users): however many
-//! posts or users a page holds, each relation costs one statement.
+//! posts or users a page holds, each relation costs one statement. A list that knows the keys of
+//! its page loads the relation at once and feeds the loader's cache (`prefetch_*`); the loaders'
+//! batch window (a task and a timer per batch) is left to lookups no list foresaw.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use crate::error::AppError;
 /// This request's loaders (the operations of one batched request share them).
 #[derive(Clone)]
 pub struct Loaders {
+    db: DatabaseConnection,
     users: Arc<DataLoader<UsersById, HashMapCache>>,
     post_counts: Arc<DataLoader<PostCountByAuthor, HashMapCache>>,
     author_posts: Arc<DataLoader<PostsByAuthor, HashMapCache>>,
@@ -23,6 +26,7 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
+            db: db.clone(),
             users: Arc::new(DataLoader::with_cache(
                 UsersById(db.clone()),
                 tokio::spawn,
@@ -53,23 +57,36 @@ impl Loaders {
             .await;
     }
 
-    /// Loads many users in one batch, ahead of the fields that will ask for them one by one.
+    /// Loads many users at once, ahead of the fields that will ask for them one by one: one
+    /// statement now, no batch window to wait for.
     pub async fn prefetch_users(&self, ids: &[i64]) -> Result<(), AppError> {
-        self.users.load_many(ids.iter().copied()).await?;
+        let rows = users::by_ids(&self.db, ids).await?;
+        self.users.feed_many(rows).await;
         Ok(())
     }
 
-    /// Loads many users' post counts in one batch.
+    /// Loads many users' post counts at once.
     pub async fn prefetch_post_counts(&self, ids: &[i64]) -> Result<(), AppError> {
-        self.post_counts.load_many(ids.iter().copied()).await?;
+        let counts = posts::count_by_author(&self.db, ids).await?;
+        self.post_counts.feed_many(counts).await;
         Ok(())
     }
 
-    /// Loads the same page of posts for many users in one batch.
-    pub async fn prefetch_posts_of(&self, ids: &[i64], page: PageRequest) -> Result<(), AppError> {
+    /// Loads the same page of posts for many users at once.
+    pub async fn prefetch_posts_of(
+        &self,
+        ids: &[i64],
+        page: PageRequest,
+        with_body: bool,
+    ) -> Result<(), AppError> {
+        let pages = posts::page_by_author(&self.db, ids, &page, with_body).await?;
         self.author_posts
-            .load_many(ids.iter().map(|&id| (id, page)))
-            .await?;
+            .feed_many(
+                pages
+                    .into_iter()
+                    .map(|(author, rows)| ((author, page, with_body), Arc::new(rows))),
+            )
+            .await;
         Ok(())
     }
 
@@ -82,15 +99,16 @@ impl Loaders {
             .unwrap_or_default())
     }
 
-    /// One page of a user's posts, newest first.
+    /// One page of a user's posts, newest first (`with_body`: with their bodies).
     pub async fn posts_of(
         &self,
         author_id: i64,
         page: PageRequest,
+        with_body: bool,
     ) -> Result<Page<PostRow>, AppError> {
         let page_of = self
             .author_posts
-            .load_one((author_id, page))
+            .load_one((author_id, page, with_body))
             .await?
             .unwrap_or_else(|| Arc::new(Vec::new()));
         Ok(Page::from_overfetch(page_of.to_vec(), page.first))
@@ -119,30 +137,33 @@ impl Loader<i64> for PostCountByAuthor {
     }
 }
 
-/// Keyed by author and page, so that authors asked for the same page share one query.
+/// Keyed by author, page and whether bodies are read, so that authors asked for the same page
+/// share one query.
 pub struct PostsByAuthor(DatabaseConnection);
 
-impl Loader<(i64, PageRequest)> for PostsByAuthor {
+type PostsKey = (i64, PageRequest, bool);
+
+impl Loader<PostsKey> for PostsByAuthor {
     /// The page's rows plus one (the over-fetched row tells whether more follow).
     type Value = Arc<Vec<PostRow>>;
     type Error = Arc<DbErr>;
 
-    async fn load(
-        &self,
-        keys: &[(i64, PageRequest)],
-    ) -> Result<HashMap<(i64, PageRequest), Self::Value>, Self::Error> {
-        let mut by_page: HashMap<PageRequest, Vec<i64>> = HashMap::new();
-        for (author, page) in keys {
-            by_page.entry(*page).or_default().push(*author);
+    async fn load(&self, keys: &[PostsKey]) -> Result<HashMap<PostsKey, Self::Value>, Self::Error> {
+        let mut by_page: HashMap<(PageRequest, bool), Vec<i64>> = HashMap::new();
+        for (author, page, with_body) in keys {
+            by_page
+                .entry((*page, *with_body))
+                .or_default()
+                .push(*author);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for (page, authors) in by_page {
-            let rows = posts::page_by_author(&self.0, &authors, &page)
+        for ((page, with_body), authors) in by_page {
+            let rows = posts::page_by_author(&self.0, &authors, &page, with_body)
                 .await
                 .map_err(Arc::new)?;
             out.extend(
                 rows.into_iter()
-                    .map(|(author, rows)| ((author, page), Arc::new(rows))),
+                    .map(|(author, rows)| ((author, page, with_body), Arc::new(rows))),
             );
         }
         Ok(out)

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Total, connection, no_page, page_request, wants_page};
+use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
 use super::prefetch;
 use super::user::User;
@@ -79,20 +79,26 @@ impl PostQuery {
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;
         let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
-        let page = if wants_page(ctx) {
-            posts::list(ctx.db()?, author_id, &request).await?
-        } else {
-            no_page()
-        };
-        let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
-        prefetch::for_posts(ctx, &authors).await?;
-        Ok(PostConnection::new(
-            page,
-            &request,
-            Total::Posts { author_id },
-            Post,
-        ))
+        let db = ctx.db()?;
+        let with_body = wants_body(ctx);
+        let loaded = connection::load(
+            ctx,
+            posts::list(db, author_id, &request, with_body),
+            posts::count(db, author_id),
+        )
+        .await?;
+        prefetch::for_posts(ctx, &loaded.0.rows, None).await?;
+        Ok(PostConnection::new(loaded, &request, Post))
     }
+}
+
+/// Whether a page of posts shows their bodies (a title list does not read them).
+pub fn wants_body(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead()
+        .field("edges")
+        .field("node")
+        .field("body")
+        .exists()
 }
 
 /// A new post.

@@ -1,30 +1,43 @@
-//! Deterministic batching. A DataLoader gathers keys for a short delay and then runs its batch;
-//! keys that arrive later (a slow resolver, a busy machine) make a second batch. So list fields
-//! look ahead at what their nodes will ask for and load it for the whole page at once; the
-//! loaders' caches then answer each node, and the cost of a page does not depend on timing.
+//! Deterministic batching without waiting. A list knows the keys of its page before its nodes
+//! resolve, so it looks ahead at what the nodes will ask for and loads it for the whole page at
+//! once, feeding the loaders' caches; each node then finds its answer there. No batch window, no
+//! task per batch, and the cost of a page does not depend on timing.
 
-use async_graphql::{Context, Lookahead, Value};
+use async_graphql::{Context, Lookahead, SelectionField, Value};
 use futures_util::future::try_join_all;
 
 use super::context::ContextExt;
 use crate::domain::page::PageRequest;
+use crate::entity::{posts::Model as PostRow, users::Model as UserRow};
 use crate::error::AppError;
 
-/// For a page of posts: their authors, and what is asked of the authors.
-pub async fn for_posts(ctx: &Context<'_>, author_ids: &[i64]) -> Result<(), AppError> {
-    let author = ctx
+/// For a page of posts: their authors, and what is asked of the authors. `author` is the one
+/// author of every post when the page is a user's own (nothing to fetch then).
+pub async fn for_posts(
+    ctx: &Context<'_>,
+    rows: &[PostRow],
+    author: Option<&UserRow>,
+) -> Result<(), AppError> {
+    let selection = ctx
         .look_ahead()
         .field("edges")
         .field("node")
         .field("author");
-    if !author.exists() || author_ids.is_empty() {
+    if !selection.exists() || rows.is_empty() {
         return Ok(());
     }
-    let mut ids = author_ids.to_vec();
+    let loaders = ctx.loaders()?;
+    if let Some(author) = author {
+        loaders.prime_users([author.clone()]).await;
+        return for_users(ctx, &selection, &[author.id]).await;
+    }
+    let mut ids: Vec<i64> = rows.iter().map(|p| p.author_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let loaders = ctx.loaders()?;
-    let (users, fields) = tokio::join!(loaders.prefetch_users(&ids), for_users(ctx, &author, &ids));
+    let (users, fields) = tokio::join!(
+        loaders.prefetch_users(&ids),
+        for_users(ctx, &selection, &ids)
+    );
     users.and(fields)
 }
 
@@ -40,14 +53,19 @@ pub async fn for_users(
     let loaders = ctx.loaders()?;
     let posts = user.field("posts");
     let counts = user.field("postCount").exists() || posts.field("totalCount").exists();
-    let pages: Vec<PageRequest> = posts
+    let pages: Vec<(PageRequest, bool)> = posts
         .selection_fields()
         .into_iter()
-        .filter(|field| {
-            let selection = Lookahead::from(*field);
-            selection.field("edges").exists() || selection.field("pageInfo").exists()
+        .filter_map(|field| {
+            let selection = Lookahead::from(field);
+            let wanted = selection.field("edges").exists() || selection.field("pageInfo").exists();
+            let with_body = selection
+                .field("edges")
+                .field("node")
+                .field("body")
+                .exists();
+            Some((page_of(&field)?, with_body)).filter(|_| wanted)
         })
-        .filter_map(|field| page_of(&field.arguments().ok()?))
         .collect();
 
     let counts = async {
@@ -57,24 +75,27 @@ pub async fn for_users(
             Ok(())
         }
     };
-    let pages = try_join_all(pages.into_iter().map(|p| loaders.prefetch_posts_of(ids, p)));
+    let pages = try_join_all(
+        pages
+            .into_iter()
+            .map(|(page, with_body)| loaders.prefetch_posts_of(ids, page, with_body)),
+    );
     let (counts, pages) = tokio::join!(counts, pages);
     counts.and(pages.map(|_| ()))
 }
 
-/// The page a `posts(first:, after:)` selection asks for; `None` if its arguments are invalid
+/// The page a list selection asks for, read from its page arguments; `None` if they are invalid
 /// (its resolver will say so).
-fn page_of(arguments: &[(async_graphql::Name, Value)]) -> Option<PageRequest> {
+fn page_of(field: &SelectionField<'_>) -> Option<PageRequest> {
     let mut first = None;
     let mut after = None;
-    for (name, value) in arguments {
+    for (name, value) in field.arguments().ok()? {
         match (name.as_str(), value) {
             ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
-            ("first", Value::Null) => {}
-            ("after", Value::String(s)) => after = Some(s.as_str()),
-            ("after", Value::Null) => {}
+            ("after", Value::String(s)) => after = Some(s),
+            (_, Value::Null) => {}
             _ => return None,
         }
     }
-    PageRequest::new(first, after).ok()
+    PageRequest::new(first, after.as_deref()).ok()
 }

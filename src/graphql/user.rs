@@ -5,9 +5,9 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use tkc_macros::role_guarded;
 
-use super::connection::{Total, connection, no_page, page_request, wants_page};
+use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, Identity, nullable, parse_id};
-use super::post::{Post, PostConnection};
+use super::post::{self, Post, PostConnection};
 use super::prefetch;
 use crate::domain::{self, accounts, users};
 use crate::entity::users::{Model, Role as DbRole};
@@ -96,21 +96,15 @@ impl User {
         >,
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;
-        let page = if wants_page(ctx) {
-            ctx.loaders()?.posts_of(self.row.id, request).await?
-        } else {
-            no_page()
-        };
-        let authors: Vec<i64> = page.rows.iter().map(|p| p.author_id).collect();
-        prefetch::for_posts(ctx, &authors).await?;
-        Ok(PostConnection::new(
-            page,
-            &request,
-            Total::AuthorPosts {
-                author_id: self.row.id,
-            },
-            Post,
-        ))
+        let loaders = ctx.loaders()?;
+        let loaded = connection::load(
+            ctx,
+            loaders.posts_of(self.row.id, request, post::wants_body(ctx)),
+            loaders.post_count(self.row.id),
+        )
+        .await?;
+        prefetch::for_posts(ctx, &loaded.0.rows, Some(&self.row)).await?;
+        Ok(PostConnection::new(loaded, &request, Post))
     }
 
     /// How many posts the user has written.
@@ -165,17 +159,15 @@ impl UserQuery {
         >,
     ) -> async_graphql::Result<UserConnection> {
         let request = page_request(first, after)?;
-        let page = if wants_page(ctx) {
-            users::list(ctx.db()?, &request).await?
-        } else {
-            no_page()
-        };
+        let db = ctx.db()?;
+        let loaded = connection::load(ctx, users::list(db, &request), users::count(db)).await?;
         // Their posts' `author` fields will ask for these very users: hand them over now.
-        ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
-        let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
+        let rows = &loaded.0.rows;
+        ctx.loaders()?.prime_users(rows.iter().cloned()).await;
+        let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch::for_users(ctx, &node, &ids).await?;
-        Ok(UserConnection::new(page, &request, Total::Users, User::new))
+        Ok(UserConnection::new(loaded, &request, User::new))
     }
 }
 

@@ -180,3 +180,70 @@ async fn first_post(app: &TestApp, author: i64) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test]
+async fn a_nested_page_through_a_list_is_the_page_each_user_gets_alone() {
+    let app = TestApp::spawn().await;
+    let mut authors = Vec::new();
+    for (n, name) in ["ada", "bob", "cy"].iter().enumerate() {
+        let id = app.insert_user(name, at(n as i64)).await;
+        // Different counts, interleaved times, a shared timestamp (ties broken by id).
+        app.insert_posts((0..(n as i64 * 3 + 2)).map(|k| (id, format!("{name} {k}"), at(10 + k))))
+            .await;
+        authors.push(id);
+    }
+    let alone = "query($id: ID!, $after: String) { user(id: $id) { posts(first: 2, after: $after) { edges { cursor node { title body } } pageInfo { hasNextPage endCursor } } } }";
+    let listed = "query($after: String) { users(first: 3) { edges { node { id posts(first: 2, after: $after) { edges { cursor node { title body } } pageInfo { hasNextPage endCursor } } } } } }";
+    // The second page of each user, reached with the first page's end cursor of the first user
+    // (a cursor is a position in time, valid for any author).
+    let first = app
+        .query(alone, json!({ "id": authors[2].to_string() }))
+        .await;
+    let after = first["user"]["posts"]["pageInfo"]["endCursor"].clone();
+    let data = app.query(listed, json!({ "after": after })).await;
+    let edges = data["users"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 3);
+    for (edge, id) in edges.iter().zip(&authors) {
+        let single = app
+            .query(alone, json!({ "id": id.to_string(), "after": after }))
+            .await;
+        assert_eq!(edge["node"]["posts"], single["user"]["posts"], "{data}");
+        for post in edge["node"]["posts"]["edges"].as_array().unwrap() {
+            assert!(!post["node"]["body"].as_str().unwrap().is_empty());
+        }
+    }
+    // Without bodies asked for, the same titles in the same order.
+    let titles = app
+        .query(
+            "{ users(first: 3) { edges { node { posts(first: 3) { edges { node { title } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let with_bodies = app
+        .query(
+            "{ users(first: 3) { edges { node { posts(first: 3) { edges { node { title body } } } } } } }",
+            json!({}),
+        )
+        .await;
+    for (a, b) in titles["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(with_bodies["users"]["edges"].as_array().unwrap())
+    {
+        let a: Vec<&Value> = a["node"]["posts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["node"]["title"])
+            .collect();
+        let b: Vec<&Value> = b["node"]["posts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["node"]["title"])
+            .collect();
+        assert_eq!(a, b);
+        assert!(!a.is_empty());
+    }
+}
