@@ -153,7 +153,7 @@ pub async fn page_by_author(
     }
     // Each author's rows newest first, whatever order the join returned them in.
     for rows in by_author.values_mut() {
-        rows.sort_unstable_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        rows.sort_unstable_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
     }
     Ok(by_author)
 }
