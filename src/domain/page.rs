@@ -101,6 +101,12 @@ pub trait Keyed {
     fn cursor(&self) -> Cursor;
 }
 
+impl<T: Keyed> Keyed for std::sync::Arc<T> {
+    fn cursor(&self) -> Cursor {
+        T::cursor(self)
+    }
+}
+
 /// The condition "comes after `cursor`" for a list sorted by `(created_at, id)` in `order`.
 pub fn after_condition<C>(created_at: C, id: C, order: &Order, cursor: Cursor) -> Expr
 where
@@ -143,7 +149,7 @@ where
 }
 
 /// `ids` as one value: a JSON array, so that a statement about any number of rows has one text
-/// (and one prepared statement) per shape; [`id_list`] reads it back in SQL.
+/// (and one prepared statement) per shape; [`in_ids`] reads it back in SQL.
 pub fn ids_value(ids: &[i64]) -> sea_orm::Value {
     let mut json = String::with_capacity(ids.len() * 8 + 2);
     json.push('[');
@@ -157,14 +163,15 @@ pub fn ids_value(ids: &[i64]) -> sea_orm::Value {
     json.into()
 }
 
-/// The SQL that lists the ids of [`ids_value`] bound as the statement's first parameter, for
-/// `… IN (<this>)`.
-pub fn id_list(db: &impl ConnectionTrait) -> &'static str {
+/// The SQL condition "`column` is one of the ids of [`ids_value`]", bound as the statement's first
+/// parameter. On PostgreSQL `= ANY (ARRAY(…))`, which searches the index once per id (an `IN`
+/// over the function would hash-join a scan of the whole table).
+pub fn in_ids(db: &impl ConnectionTrait, column: &str) -> String {
     match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            "SELECT value::bigint FROM json_array_elements_text($1::json)"
-        }
-        _ => "SELECT value FROM json_each(?1)",
+        sea_orm::DbBackend::Postgres => format!(
+            "{column} = ANY (ARRAY(SELECT value::bigint FROM json_array_elements_text($1::json)))"
+        ),
+        _ => format!("{column} IN (SELECT value FROM json_each(?1))"),
     }
 }
 

@@ -77,8 +77,8 @@ pub async fn count_by_author(
         n: i64,
     }
     let sql = format!(
-        "SELECT author_id, COUNT(*) AS n FROM posts WHERE author_id IN ({}) GROUP BY author_id",
-        page::id_list(db)
+        "SELECT author_id, COUNT(*) AS n FROM posts WHERE {} GROUP BY author_id",
+        page::in_ids(db, "author_id")
     );
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         db.get_database_backend(),

@@ -46,7 +46,7 @@ pub async fn by_ids(
     ids: &[i64],
 ) -> Result<HashMap<i64, users::Model>, DbErr> {
     // One statement text for any number of ids (see `page::ids_value`).
-    let sql = format!("SELECT * FROM users WHERE id IN ({})", page::id_list(db));
+    let sql = format!("SELECT * FROM users WHERE {}", page::in_ids(db, "id"));
     let rows = Users::find()
         .from_raw_sql(Statement::from_sql_and_values(
             db.get_database_backend(),

@@ -1,17 +1,23 @@
 //! Cost limits, checked on the parsed document before validation or execution: first the size of
 //! the document with its fragments expanded ([`super::expansion`], in time linear in its text),
-//! then nesting depth, complexity, aliases, root fields and directives per field. Complexity counts the objects a query
-//! can return: each field with a selection costs 1, and a page's selection counts `first` times
-//! (20 when it is not given); scalar fields are free (aliases and root fields bound those). Introspection (`__schema`, `__type`, `__typename`) is left out of depth and
-//! complexity, so that tools such as GraphiQL can load the schema; root `__typename`s still count
-//! as root fields, so a flood of them is refused.
+//! then nesting depth, complexity, aliases, root fields and directives per field. Complexity
+//! counts the objects a query can return: each field with a selection costs 1, and a list field's
+//! selection (a field that takes `first`) counts `first` times (the field's declared default when
+//! it is not given); scalar fields are free (aliases and root fields bound those). Which fields
+//! are lists, and of what type each field is, is read from the schema's own types. Introspection
+//! (`__schema`, `__type`, `__typename`) is left out of depth and complexity, so that tools such as
+//! GraphiQL can load the schema; root `__typename`s still count as root fields, so a flood of them
+//! is refused.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_graphql::parser::types::{
-    ExecutableDocument, Field, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
+    ExecutableDocument, Field, FragmentDefinition, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::registry::{MetaType, Registry};
+use async_graphql::{Name, OutputType, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 
 use super::documents::DocumentCache;
@@ -68,6 +74,10 @@ pub fn check(
     for (_, operation) in document.operations.iter() {
         walk.operation = Some(&operation.node);
         let set = &operation.node.selection_set;
+        let root = match operation.node.ty {
+            OperationType::Mutation => "Mutation",
+            _ => "Query",
+        };
         let root_fields = walk.root_fields(set)?;
         if root_fields > limits.root_fields {
             return Err(refuse(
@@ -78,7 +88,7 @@ pub fn check(
                 ),
             ));
         }
-        let measure = walk.selection_set(set, 1)?;
+        let measure = walk.selection_set(set, Some(root), 1)?;
         if measure.depth > limits.depth {
             return Err(refuse(
                 "QUERY_TOO_DEEP",
@@ -117,6 +127,57 @@ pub(super) fn refuse(code: &str, message: String) -> ServerError {
         .get_or_insert_with(Default::default)
         .set("code", code);
     error
+}
+
+/// Every object field of the schema: its type, and for a list field (one that takes a `first`
+/// argument) its default page size. Read once from the schema's own types, so that a new list
+/// field is costed by declaring its arguments, and nothing here names a field.
+static FIELDS: LazyLock<Fields> = LazyLock::new(Fields::of_schema);
+
+struct Declared {
+    /// The named type of the field's value (lists and non-null stripped).
+    ty: String,
+    /// For a list field, the page size when `first` is not given.
+    page: Option<u64>,
+}
+
+struct Fields(HashMap<String, HashMap<String, Declared>>);
+
+impl Fields {
+    fn of_schema() -> Self {
+        let mut registry = Registry::default();
+        super::Query::create_type_info(&mut registry);
+        super::Mutation::create_type_info(&mut registry);
+        let mut types = HashMap::new();
+        for (name, ty) in registry.types {
+            let MetaType::Object { fields, .. } = ty else {
+                continue;
+            };
+            let fields = fields
+                .into_iter()
+                .map(|(field, meta)| {
+                    let page = meta.args.get("first").map(|first| {
+                        first
+                            .default_value
+                            .as_deref()
+                            .and_then(|d| d.parse().ok())
+                            .unwrap_or(DEFAULT_PAGE_SIZE)
+                    });
+                    let ty = meta
+                        .ty
+                        .trim_matches(|c| matches!(c, '[' | ']' | '!'))
+                        .to_owned();
+                    (field, Declared { ty, page })
+                })
+                .collect();
+            types.insert(name, fields);
+        }
+        Self(types)
+    }
+
+    fn get(&self, ty: &str, field: &str) -> Option<&Declared> {
+        self.0.get(ty)?.get(field)
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -160,21 +221,30 @@ impl<'a> Walk<'a> {
         Ok(count)
     }
 
+    /// Measures a selection set on type `ty` (`None` where the document names a type or field
+    /// the schema lacks: validation will refuse it, and it is still measured).
     fn selection_set(
         &mut self,
         set: &'a Positioned<SelectionSet>,
+        ty: Option<&'a str>,
         level: usize,
     ) -> ServerResult<Measure> {
         let mut total = Measure::default();
         for selection in &set.node.items {
             let m = match &selection.node {
-                Selection::Field(field) => self.field(&field.node, level)?,
-                Selection::InlineFragment(f) => self.selection_set(&f.node.selection_set, level)?,
+                Selection::Field(field) => self.field(&field.node, ty, level)?,
+                Selection::InlineFragment(f) => {
+                    let on = f.node.type_condition.as_ref();
+                    let ty = on.map_or(ty, |c| Some(c.node.on.node.as_str()));
+                    self.selection_set(&f.node.selection_set, ty, level)?
+                }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
                     match self.enter(name) {
                         Some(fragment) => {
-                            let m = self.selection_set(&fragment.node.selection_set, level)?;
+                            let ty = fragment.node.type_condition.node.on.node.as_str();
+                            let m =
+                                self.selection_set(&fragment.node.selection_set, Some(ty), level)?;
                             self.stack.pop();
                             m
                         }
@@ -188,7 +258,12 @@ impl<'a> Walk<'a> {
         Ok(total)
     }
 
-    fn field(&mut self, field: &'a Field, level: usize) -> ServerResult<Measure> {
+    fn field(
+        &mut self,
+        field: &'a Field,
+        ty: Option<&'a str>,
+        level: usize,
+    ) -> ServerResult<Measure> {
         if field.alias.is_some() {
             self.aliases += 1;
         }
@@ -212,17 +287,23 @@ impl<'a> Walk<'a> {
                 complexity: 0,
             });
         }
-        let children = self.selection_set(&field.selection_set, level + 1)?;
-        let times = self.multiplier(field);
+        let declared = ty.and_then(|ty| FIELDS.get(ty, &field.name.node));
+        let children = self.selection_set(
+            &field.selection_set,
+            declared.map(|d| d.ty.as_str()),
+            level + 1,
+        )?;
+        let times = self.multiplier(field, declared.and_then(|d| d.page));
         Ok(Measure {
             depth: children.depth.max(level),
             complexity: children.complexity.saturating_mul(times).saturating_add(1),
         })
     }
 
-    /// How many times a field's children count: `first` for a page (the default page size when
-    /// it is not given), once otherwise.
-    fn multiplier(&self, field: &Field) -> usize {
+    /// How many times a field's children count: `first` for a list field (the field's own
+    /// default when it is not given), once otherwise. A `first` given to a field the schema does
+    /// not know counts too.
+    fn multiplier(&self, field: &Field, default_page: Option<u64>) -> usize {
         let first = field
             .arguments
             .iter()
@@ -235,12 +316,11 @@ impl<'a> Walk<'a> {
                 },
                 _ => None,
             });
-        let is_page =
-            first.is_some() || matches!(field.name.node.as_str(), "items" | "posts" | "users");
-        match (is_page, first) {
-            (_, Some(Some(n))) => n.min(MAX_PAGE_SIZE) as usize,
-            (true, _) => DEFAULT_PAGE_SIZE as usize,
-            (false, _) => 1,
+        match (first, default_page) {
+            (Some(Some(n)), _) => n.min(MAX_PAGE_SIZE) as usize,
+            (_, Some(n)) => n.min(MAX_PAGE_SIZE) as usize,
+            (Some(None), None) => MAX_PAGE_SIZE as usize,
+            (None, None) => 1,
         }
     }
 
@@ -303,6 +383,59 @@ mod tests {
         }
         document.push_str(&format!("fragment A{levels} on Query {{ __typename }}\n"));
         document
+    }
+
+    #[test]
+    fn list_fields_and_field_types_are_read_from_the_schema() {
+        for (ty, field, of) in [
+            ("Query", "items", "ItemConnection"),
+            ("Query", "posts", "PostConnection"),
+            ("Query", "users", "UserConnection"),
+            ("User", "posts", "PostConnection"),
+        ] {
+            let declared = FIELDS.get(ty, field).unwrap();
+            assert_eq!(
+                (declared.ty.as_str(), declared.page),
+                (of, Some(20)),
+                "{ty}.{field}"
+            );
+        }
+        let edges = FIELDS.get("PostConnection", "edges").unwrap();
+        assert_eq!((edges.ty.as_str(), edges.page), ("PostEdge", None));
+        assert_eq!(FIELDS.get("Query", "item").unwrap().page, None);
+        assert!(FIELDS.get("Mutation", "createItem").is_some());
+        assert!(FIELDS.get("Query", "nope").is_none());
+    }
+
+    fn complexity(query: &str) -> usize {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        let mut big = limits();
+        big.complexity = usize::MAX;
+        check(&document, &Variables::default(), &big).unwrap();
+        let mut bound = 0;
+        // The smallest limit it passes is its complexity.
+        while {
+            big.complexity = bound;
+            check(&document, &Variables::default(), &big).is_err()
+        } {
+            bound += 1;
+        }
+        bound
+    }
+
+    #[test]
+    fn a_list_field_counts_its_declared_default_page_wherever_it_is_reached() {
+        // users (1) + 20 × (edges 1 + node 1 + posts 1 + 20 × (edges 1 + node 1))
+        let nested = "{ users { edges { node { posts { edges { node { title } } } } } } }";
+        assert_eq!(complexity(nested), 1 + 20 * (3 + 20 * 2));
+        // The same through a fragment on User, and with `first` given.
+        let fragment = "{ users(first: 2) { edges { node { ...P } } } } fragment P on User { posts(first: 3) { edges { node { title } } } }";
+        assert_eq!(complexity(fragment), 1 + 2 * (3 + 3 * 2));
+        // A single object is not a list, whatever its arguments.
+        assert_eq!(
+            complexity(r#"{ post(id: "1") { author { username } } }"#),
+            2
+        );
     }
 
     #[test]

@@ -45,13 +45,14 @@ impl Loaders {
         }
     }
 
-    /// A user by id (batched with every other lookup of this request).
-    pub async fn user(&self, id: i64) -> Result<Option<UserRow>, AppError> {
+    /// A user by id (batched with every other lookup of this request), shared: a page of posts by
+    /// few authors hands out the same row many times.
+    pub async fn user(&self, id: i64) -> Result<Option<Arc<UserRow>>, AppError> {
         Ok(self.users.load_one(id).await?)
     }
 
     /// Tells the loader about users already at hand, so that they are not fetched again.
-    pub async fn prime_users(&self, rows: impl IntoIterator<Item = UserRow>) {
+    pub async fn prime_users(&self, rows: impl IntoIterator<Item = Arc<UserRow>>) {
         self.users
             .feed_many(rows.into_iter().map(|u| (u.id, u)))
             .await;
@@ -61,7 +62,9 @@ impl Loaders {
     /// statement now, no batch window to wait for.
     pub async fn prefetch_users(&self, ids: &[i64]) -> Result<(), AppError> {
         let rows = users::by_ids(&self.db, ids).await?;
-        self.users.feed_many(rows).await;
+        self.users
+            .feed_many(rows.into_iter().map(|(id, u)| (id, Arc::new(u))))
+            .await;
         Ok(())
     }
 
@@ -118,11 +121,12 @@ impl Loaders {
 pub struct UsersById(DatabaseConnection);
 
 impl Loader<i64> for UsersById {
-    type Value = UserRow;
+    type Value = Arc<UserRow>;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, UserRow>, Self::Error> {
-        users::by_ids(&self.0, ids).await.map_err(Arc::new)
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Arc<UserRow>>, Self::Error> {
+        let rows = users::by_ids(&self.0, ids).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|(id, u)| (id, Arc::new(u))).collect())
     }
 }
 

@@ -51,7 +51,7 @@ impl Post {
                 self.0.id, self.0.author_id
             ))
         })?;
-        Ok(User::new(author))
+        Ok(User::shared(author))
     }
 }
 

@@ -3,6 +3,8 @@
 //! once, feeding the loaders' caches; each node then finds its answer there. No batch window, no
 //! task per batch, and the cost of a page does not depend on timing.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Lookahead, SelectionField, Value};
 use futures_util::future::try_join_all;
 
@@ -16,7 +18,7 @@ use crate::error::AppError;
 pub async fn for_posts(
     ctx: &Context<'_>,
     rows: &[PostRow],
-    author: Option<&UserRow>,
+    author: Option<&Arc<UserRow>>,
 ) -> Result<(), AppError> {
     let selection = ctx
         .look_ahead()
@@ -28,7 +30,7 @@ pub async fn for_posts(
     }
     let loaders = ctx.loaders()?;
     if let Some(author) = author {
-        loaders.prime_users([author.clone()]).await;
+        loaders.prime_users([Arc::clone(author)]).await;
         return for_users(ctx, &selection, &[author.id]).await;
     }
     let mut ids: Vec<i64> = rows.iter().map(|p| p.author_id).collect();

@@ -2,6 +2,8 @@
 //! row but shows only what is public: the password hash has no field to leak through.
 
 use async_graphql::{Context, Enum, ID, Object};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use tkc_macros::role_guarded;
 
@@ -9,6 +11,7 @@ use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, Identity, nullable, parse_id};
 use super::post::{self, Post, PostConnection};
 use super::prefetch;
+use crate::domain::page::Page;
 use crate::domain::{self, accounts, users};
 use crate::entity::users::{Model, Role as DbRole};
 
@@ -41,11 +44,16 @@ impl From<DbRole> for Role {
 
 /// A member of the library.
 pub struct User {
-    row: Model,
+    row: Arc<Model>,
 }
 
 impl User {
     pub fn new(row: Model) -> Self {
+        Self { row: Arc::new(row) }
+    }
+
+    /// A user whose row is shared (by the request's loader).
+    pub fn shared(row: Arc<Model>) -> Self {
         Self { row }
     }
 }
@@ -162,12 +170,16 @@ impl UserQuery {
         let db = ctx.db()?;
         let loaded = connection::load(ctx, users::list(db, &request), users::count(db)).await?;
         // Their posts' `author` fields will ask for these very users: hand them over now.
-        let rows = &loaded.0.rows;
-        ctx.loaders()?.prime_users(rows.iter().cloned()).await;
-        let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
+        let (page, total) = loaded;
+        let page = Page {
+            rows: page.rows.into_iter().map(Arc::new).collect(),
+            has_next_page: page.has_next_page,
+        };
+        ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
+        let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch::for_users(ctx, &node, &ids).await?;
-        Ok(UserConnection::new(loaded, &request, User::new))
+        Ok(UserConnection::new((page, total), &request, User::shared))
     }
 }
 
