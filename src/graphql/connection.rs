@@ -8,7 +8,8 @@ use std::borrow::Cow;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, ContextSelectionSet, Object, OutputType, Positioned, ServerResult, Value,
+    Context, ContextSelectionSet, Object, OutputType, Positioned, SelectionField, ServerResult,
+    Value,
 };
 use futures_util::future::try_join_all;
 
@@ -184,6 +185,22 @@ pub(crate) use connection;
 /// The page arguments every list field takes, checked.
 pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, AppError> {
     PageRequest::new(first, after.as_deref())
+}
+
+/// The page a list field's selection asks for (looked ahead at by its parent list, to load it for
+/// the whole page of parents); `None` if its arguments are invalid (its resolver will say so).
+pub fn page_of(field: &SelectionField<'_>) -> Option<PageRequest> {
+    let mut first = None;
+    let mut after = None;
+    for (name, value) in field.arguments().ok()? {
+        match (name.as_str(), value) {
+            ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("after", Value::String(s)) => after = Some(s),
+            (_, Value::Null) => {}
+            _ => return None,
+        }
+    }
+    PageRequest::new(first, after.as_deref()).ok()
 }
 
 /// A list whose elements' errors keep their own path. async-graphql's lists (upstream

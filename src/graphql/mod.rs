@@ -13,7 +13,6 @@ mod item;
 mod limits;
 pub mod loaders;
 mod post;
-mod prefetch;
 pub mod roles;
 mod strings;
 mod user;

@@ -1,14 +1,16 @@
 //! Posts in GraphQL: `Post`, `post`, `posts`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
-use super::prefetch;
 use super::user::User;
 use crate::domain::{self, posts};
 use crate::entity::posts::Model;
+use crate::entity::users::Model as UserRow;
 use crate::error::AppError;
 
 /// Something a user wrote for the community.
@@ -55,6 +57,39 @@ impl Post {
     }
 }
 
+impl Post {
+    /// What a page of posts loads ahead, before its nodes resolve (see [`super::loaders`]):
+    /// their authors, and what is asked of the authors ([`User::prefetch`]). `author` is the one
+    /// author of every post when the page is a user's own (nothing to fetch then).
+    pub async fn prefetch(
+        ctx: &Context<'_>,
+        rows: &[Model],
+        author: Option<&Arc<UserRow>>,
+    ) -> Result<(), AppError> {
+        let selection = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("author");
+        if !selection.exists() || rows.is_empty() {
+            return Ok(());
+        }
+        let loaders = ctx.loaders()?;
+        if let Some(author) = author {
+            loaders.prime_users([Arc::clone(author)]).await;
+            return User::prefetch(ctx, &selection, &[author.id]).await;
+        }
+        let mut ids: Vec<i64> = rows.iter().map(|p| p.author_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let (users, fields) = tokio::join!(
+            loaders.prefetch_users(&ids),
+            User::prefetch(ctx, &selection, &ids)
+        );
+        users.and(fields)
+    }
+}
+
 connection!(PostConnection, PostEdge, Post, "posts", "A post");
 
 #[derive(Default)]
@@ -87,7 +122,7 @@ impl PostQuery {
             posts::count(db, author_id),
         )
         .await?;
-        prefetch::for_posts(ctx, &loaded.0.rows, None).await?;
+        Post::prefetch(ctx, &loaded.0.rows, None).await?;
         Ok(PostConnection::new(loaded, &request, Post))
     }
 }

@@ -1,7 +1,8 @@
 //! Users in GraphQL: `User`, `Role`, `user`, `userByUsername`, `users`. A `User` is built from a
 //! row but shows only what is public: the password hash has no field to leak through.
 
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, ID, Lookahead, Object};
+use futures_util::future::try_join_all;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -10,10 +11,10 @@ use tkc_macros::role_guarded;
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, Identity, nullable, parse_id};
 use super::post::{self, Post, PostConnection};
-use super::prefetch;
-use crate::domain::page::Page;
+use crate::domain::page::{Page, PageRequest};
 use crate::domain::{self, accounts, users};
 use crate::entity::users::{Model, Role as DbRole};
+use crate::error::AppError;
 
 /// What a user may do.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,51 @@ impl User {
     /// A user whose row is shared (by the request's loader).
     pub fn shared(row: Arc<Model>) -> Self {
         Self { row }
+    }
+
+    /// What a page of users loads ahead, before its nodes resolve (see [`super::loaders`]), as
+    /// `user` (a `User` selection) asks: each `posts` page (one statement per distinct page
+    /// asked for) and the post counts.
+    pub async fn prefetch(
+        ctx: &Context<'_>,
+        user: &Lookahead<'_>,
+        ids: &[i64],
+    ) -> Result<(), AppError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let loaders = ctx.loaders()?;
+        let posts = user.field("posts");
+        let counts = user.field("postCount").exists() || posts.field("totalCount").exists();
+        let pages: Vec<(PageRequest, bool)> = posts
+            .selection_fields()
+            .into_iter()
+            .filter_map(|field| {
+                let selection = Lookahead::from(field);
+                let wanted =
+                    selection.field("edges").exists() || selection.field("pageInfo").exists();
+                let with_body = selection
+                    .field("edges")
+                    .field("node")
+                    .field("body")
+                    .exists();
+                Some((connection::page_of(&field)?, with_body)).filter(|_| wanted)
+            })
+            .collect();
+        let counts = async {
+            if counts {
+                loaders.prefetch_post_counts(ids).await
+            } else {
+                Ok(())
+            }
+        };
+        let pages = try_join_all(
+            pages
+                .into_iter()
+                .map(|(page, with_body)| loaders.prefetch_posts_of(ids, page, with_body)),
+        );
+        let (counts, pages) = tokio::join!(counts, pages);
+        counts.and(pages.map(|_| ()))
     }
 }
 
@@ -111,7 +157,7 @@ impl User {
             loaders.post_count(self.row.id),
         )
         .await?;
-        prefetch::for_posts(ctx, &loaded.0.rows, Some(&self.row)).await?;
+        Post::prefetch(ctx, &loaded.0.rows, Some(&self.row)).await?;
         Ok(PostConnection::new(loaded, &request, Post))
     }
 
@@ -178,7 +224,7 @@ impl UserQuery {
         ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
         let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
-        prefetch::for_users(ctx, &node, &ids).await?;
+        User::prefetch(ctx, &node, &ids).await?;
         Ok(UserConnection::new((page, total), &request, User::shared))
     }
 }
