@@ -201,7 +201,7 @@ mod tests {
             let err = PageRequest::new(None, Some(bad)).unwrap_err();
             assert_eq!(
                 (err.code(), err.field()),
-                ("BAD_USER_INPUT", Some("after")),
+                (crate::error::Code::BadUserInput, Some("after")),
                 "{bad}"
             );
         }

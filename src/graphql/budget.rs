@@ -60,7 +60,10 @@ mod tests {
         let budget = ResponseBudget::new(10);
         budget.charge(6).unwrap();
         assert!(!budget.exceeded());
-        assert_eq!(budget.charge(5).unwrap_err().code(), "RESPONSE_TOO_LARGE");
+        assert_eq!(
+            budget.charge(5).unwrap_err().code(),
+            crate::error::Code::ResponseTooLarge
+        );
         assert!(budget.exceeded());
         budget.charge(4).unwrap();
     }

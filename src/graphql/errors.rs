@@ -5,21 +5,28 @@
 
 use async_graphql::{ErrorExtensionValues, Response, ServerError};
 
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 
-/// Codes of errors about the request itself (nothing was executed): the response has no `data`.
-/// Such errors have no `path`; `BAD_USER_INPUT` is one only then (a NUL refused before execution),
-/// not when a field's resolver answers it.
-pub const REQUEST_ERROR_CODES: &[&str] = &[
-    "BAD_USER_INPUT",
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "QUERY_TOO_DEEP",
-    "QUERY_TOO_COMPLEX",
-    "TOO_MANY_ALIASES",
-    "TOO_MANY_ROOT_FIELDS",
-    "TOO_MANY_DIRECTIVES",
-];
+/// Whether `error` is about the request itself, so that nothing ran: no `path`, and a code that
+/// says so ([`Code::is_request_error`]).
+pub fn is_request_error(error: &ServerError) -> bool {
+    error.path.is_empty() && code_of(error).is_some_and(Code::is_request_error)
+}
+
+/// The code an error carries, if it has one.
+pub fn code_of(error: &ServerError) -> Option<Code> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Code::parse(code),
+        _ => None,
+    }
+}
+
+/// An error with `code`, made before execution.
+pub fn refusal(code: Code, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    extensions(&mut error).set("code", code.as_str());
+    error
+}
 
 /// Codes every error of a finished response and keeps at most `max_errors` of them.
 pub fn finish(response: &mut Response, max_errors: usize) {
@@ -30,10 +37,10 @@ pub fn finish(response: &mut Response, max_errors: usize) {
 }
 
 /// Gives `error` the code `code` unless it has one already (a cost limit's, say).
-pub fn with_code(mut error: ServerError, code: &str) -> ServerError {
+pub fn with_code(mut error: ServerError, code: Code) -> ServerError {
     let ext = extensions(&mut error);
     if ext.get("code").is_none() {
-        ext.set("code", code);
+        ext.set("code", code.as_str());
     }
     error
 }
@@ -58,7 +65,7 @@ fn classify(error: &mut ServerError) {
         (Some(None), _) => {
             tracing::error!(error = %error.message, path = ?error.path, "database error");
             error.message = "internal server error".into();
-            extensions(error).set("code", "INTERNAL_SERVER_ERROR");
+            extensions(error).set("code", Code::InternalServerError.as_str());
             return;
         }
         (None, app) => app,
@@ -66,14 +73,13 @@ fn classify(error: &mut ServerError) {
     match app {
         Some(AppError::Internal(inner)) => {
             tracing::error!(error = %inner, debug = ?inner, path = ?error.path, "internal error");
-            let code = "INTERNAL_SERVER_ERROR";
             error.message = "internal server error".into();
-            extensions(error).set("code", code);
+            extensions(error).set("code", Code::InternalServerError.as_str());
         }
         Some(app) => {
             let (code, field) = (app.code(), app.field().map(str::to_owned));
             let ext = extensions(error);
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             if let Some(field) = field {
                 ext.set("field", field);
             }
@@ -82,16 +88,16 @@ fn classify(error: &mut ServerError) {
             // An error type that was never classified: a bug; say nothing of it to the client.
             tracing::error!(message = %error.message, path = ?error.path, "unclassified error");
             error.message = "internal server error".into();
-            extensions(error).set("code", "INTERNAL_SERVER_ERROR");
+            extensions(error).set("code", Code::InternalServerError.as_str());
         }
         None if error.path.is_empty() => {
             // async-graphql's own errors outside any field are about the request as a whole, such
             // as an unknown `operationName`: nothing ran.
-            extensions(error).set("code", "GRAPHQL_VALIDATION_FAILED");
+            extensions(error).set("code", Code::GraphqlValidationFailed.as_str());
         }
         None => {
             // ... and inside a field, about a value the client gave, such as a variable left out.
-            extensions(error).set("code", "BAD_USER_INPUT");
+            extensions(error).set("code", Code::BadUserInput.as_str());
         }
     }
 }

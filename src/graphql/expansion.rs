@@ -11,6 +11,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, ServerError, ServerResult};
 
 use super::limits::refuse;
+use crate::error::Code;
 
 /// How many selections (fields, fragment spreads, inline fragments) an operation may hold once its
 /// fragments are expanded. Far above any real query (GraphiQL's introspection query expands to a
@@ -42,7 +43,7 @@ pub fn bound(document: &ExecutableDocument) -> ServerResult<()> {
 
 fn too_large() -> ServerError {
     refuse(
-        "QUERY_TOO_COMPLEX",
+        Code::QueryTooComplex,
         format!(
             "the query is too large: with its fragments expanded, an operation may hold at most {MAX_EXPANDED_SELECTIONS} selections"
         ),
@@ -139,7 +140,7 @@ type Frame<'a> = (&'a str, usize, std::vec::IntoIter<&'a str>);
 
 fn cycle() -> ServerError {
     refuse(
-        "GRAPHQL_VALIDATION_FAILED",
+        Code::GraphqlValidationFailed,
         "a fragment spreads itself, directly or through other fragments".to_owned(),
     )
 }
@@ -164,7 +165,7 @@ mod tests {
         }
         document.push_str("fragment F20000 on Query { __typename }\n");
         let error = bound(&async_graphql::parser::parse_query(&document).unwrap()).unwrap_err();
-        assert_eq!(code(&error), "QUERY_TOO_COMPLEX");
+        assert_eq!(code(&error), Code::QueryTooComplex.as_str());
     }
 
     #[test]

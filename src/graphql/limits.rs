@@ -23,6 +23,7 @@ use async_graphql_value::{ConstValue, Value};
 use super::documents::DocumentCache;
 use crate::config::GraphqlLimits;
 use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::error::Code;
 
 /// Admits a request before the engine sees it: parses it once (or takes the parse from
 /// `documents`), bounds its fragment expansion, measures its cost and refuses NUL characters in
@@ -33,25 +34,13 @@ pub fn admit(
     limits: &GraphqlLimits,
     documents: &DocumentCache,
 ) -> ServerResult<()> {
-    let document = documents.parse(&request.query).map_err(|e| {
-        super::errors::with_code(recode_directives(e.into()), "GRAPHQL_PARSE_FAILED")
-    })?;
+    let document = documents
+        .parse(&request.query)
+        .map_err(|e| super::errors::with_code(e.into(), Code::GraphqlParseFailed))?;
     check(&document, &request.variables, limits)?;
     super::strings::check(&document, &request.variables)?;
     request.set_parsed_query(document);
     Ok(())
-}
-
-/// async-graphql counts directives while parsing (`limit_directives`); its refusal gets the same
-/// kind of code as the other limits.
-pub fn recode_directives(mut error: ServerError) -> ServerError {
-    if error.message.starts_with("The number of directives") {
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", "TOO_MANY_DIRECTIVES");
-    }
-    error
 }
 
 /// Measures every operation of `document`; the first limit exceeded is the error. Arguments are
@@ -81,7 +70,7 @@ pub fn check(
         let root_fields = walk.root_fields(set)?;
         if root_fields > limits.root_fields {
             return Err(refuse(
-                "TOO_MANY_ROOT_FIELDS",
+                Code::TooManyRootFields,
                 format!(
                     "the operation has {root_fields} root fields; at most {} are allowed",
                     limits.root_fields
@@ -91,7 +80,7 @@ pub fn check(
         let measure = walk.selection_set(set, Some(root), 1)?;
         if measure.depth > limits.depth {
             return Err(refuse(
-                "QUERY_TOO_DEEP",
+                Code::QueryTooDeep,
                 format!(
                     "the query nests {} levels deep; at most {} are allowed",
                     measure.depth, limits.depth
@@ -100,7 +89,7 @@ pub fn check(
         }
         if measure.complexity > limits.complexity {
             return Err(refuse(
-                "QUERY_TOO_COMPLEX",
+                Code::QueryTooComplex,
                 format!(
                     "the query's complexity is {}; at most {} is allowed (each object counts 1, a page's objects count `first` times)",
                     measure.complexity, limits.complexity
@@ -110,7 +99,7 @@ pub fn check(
     }
     if walk.aliases > limits.aliases {
         return Err(refuse(
-            "TOO_MANY_ALIASES",
+            Code::TooManyAliases,
             format!(
                 "the document has {} aliased fields; at most {} are allowed",
                 walk.aliases, limits.aliases
@@ -120,13 +109,8 @@ pub fn check(
     Ok(())
 }
 
-pub(super) fn refuse(code: &str, message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
+pub(super) fn refuse(code: Code, message: String) -> ServerError {
+    super::errors::refusal(code, message)
 }
 
 /// Every object field of the schema: its type, and for a list field (one that takes a `first`
@@ -269,7 +253,7 @@ impl<'a> Walk<'a> {
         }
         if field.directives.len() > self.limits.directives {
             return Err(refuse(
-                "TOO_MANY_DIRECTIVES",
+                Code::TooManyDirectives,
                 format!(
                     "`{}` has {} directives; at most {} are allowed per field",
                     field.name.node,
@@ -445,7 +429,7 @@ mod tests {
             let started = Instant::now();
             let error = admit(&mut request, &limits(), &DocumentCache::new(0)).unwrap_err();
             let took = started.elapsed();
-            assert_eq!(code(&error), "QUERY_TOO_COMPLEX", "{levels}");
+            assert_eq!(code(&error), Code::QueryTooComplex.as_str(), "{levels}");
             assert!(
                 took < Duration::from_millis(100),
                 "{levels} levels: {took:?}"

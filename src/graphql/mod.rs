@@ -22,7 +22,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, GraphqlLimits};
 
-pub use errors::{REQUEST_ERROR_CODES, finish};
+pub use errors::{finish, is_request_error};
 pub use limits::admit;
 
 /// The root of every query.
@@ -72,8 +72,7 @@ impl Options {
 /// path: the limits are checked before execution ([`admit`]), `@requiresRole` by field guards
 /// ([`roles`]) and the error codes after it ([`finish`]).
 pub fn build(services: Option<Services>, options: Options) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_directives(options.limits.directives);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -9,6 +9,8 @@ use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, Sel
 use async_graphql::{Name, Pos, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 
+use crate::error::Code;
+
 /// Refuses the first string in `variables` or in `document`'s literals that contains a NUL.
 pub fn check(document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
     let mut path = String::new();
@@ -127,7 +129,7 @@ fn refuse(field: &str, pos: Option<Pos>) -> ServerError {
         pos,
     );
     let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("code", Code::BadUserInput.as_str());
     extensions.set("field", field);
     error
 }
@@ -145,7 +147,10 @@ mod tests {
         let variables = Variables::from_json(variables);
         check(&document, &variables).err().map(|e| {
             let ext = e.extensions.unwrap();
-            assert_eq!(ext.get("code"), Some(&ConstValue::from("BAD_USER_INPUT")));
+            assert_eq!(
+                ext.get("code"),
+                Some(&ConstValue::from(Code::BadUserInput.as_str()))
+            );
             match ext.get("field") {
                 Some(ConstValue::String(field)) => field.clone(),
                 other => panic!("a field: {other:?}"),

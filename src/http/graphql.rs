@@ -12,7 +12,7 @@ use async_graphql::Variables;
 use async_graphql::parser::types::OperationType;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use super::response::{
     MediaType, bad_request, is_json, negotiate, not_acceptable, refusal, respond, too_large,
 };
 use super::{AppState, MAX_BODY_BYTES};
+use crate::error::Code;
 use crate::graphql::budget::ResponseBudget;
 use crate::graphql::context::Asker;
 use crate::graphql::loaders::Loaders;
@@ -89,9 +90,8 @@ pub async fn post_handler(State(state): State<AppState>, http: Request) -> Respo
     };
     if !is_json(&parts.headers) {
         return refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
             media,
-            "UNSUPPORTED_MEDIA_TYPE",
             "POST /graphql takes a body of Content-Type: application/json (UTF-8)",
         );
     }
@@ -186,9 +186,8 @@ pub async fn get_handler(
         && is_mutation(request)
     {
         let mut response = refusal(
-            StatusCode::METHOD_NOT_ALLOWED,
+            Code::MethodNotAllowed,
             media,
-            "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
         );
         response

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
@@ -25,6 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{AppEnv, Config, GraphqlLimits};
 use crate::db::StatementMeter;
+use crate::error::Code;
 use crate::graphql::AppSchema;
 use crate::graphql::context::AuthServices;
 use crate::graphql::documents::DocumentCache;
@@ -113,9 +114,8 @@ async fn timeout(
         Err(_) => {
             tracing::warn!(?limit, "request timed out");
             response::refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
+                Code::ServiceUnavailable,
                 response::MediaType::Json,
-                "SERVICE_UNAVAILABLE",
                 &format!("the request took longer than {limit:?} (REQUEST_TIMEOUT)"),
             )
         }
@@ -170,10 +170,11 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = detail, "a handler panicked");
+    let code = Code::InternalServerError;
     (
-        StatusCode::INTERNAL_SERVER_ERROR,
+        code.status(),
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        r#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+        code.body("internal server error"),
     )
         .into_response()
 }

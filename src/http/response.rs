@@ -6,8 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::MAX_BODY_BYTES;
-use crate::graphql::REQUEST_ERROR_CODES;
+use crate::error::{AppError, Code};
 use crate::graphql::budget::ResponseBudget;
+use crate::graphql::is_request_error;
 
 /// The media types a GraphQL response can be sent as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,31 +62,27 @@ pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 }
 
 /// A refusal before anything runs, as GraphQL clients read errors: `{"errors": [...]}` with a code.
-pub fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code } }]
-    });
+pub fn refusal(code: Code, media: MediaType, message: &str) -> Response {
     (
-        status,
+        code.status(),
         [
             (header::CONTENT_TYPE, media.content_type()),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        body.to_string(),
+        code.body(message),
     )
         .into_response()
 }
 
 /// A response for a request that is not a GraphQL request at all.
 pub fn bad_request(media: MediaType, message: &str) -> Response {
-    refusal(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", message)
+    refusal(Code::BadRequest, media, message)
 }
 
 pub fn not_acceptable() -> Response {
     refusal(
-        StatusCode::NOT_ACCEPTABLE,
+        Code::NotAcceptable,
         MediaType::Json,
-        "NOT_ACCEPTABLE",
         "accept application/graphql-response+json or application/json",
     )
 }
@@ -93,9 +90,8 @@ pub fn not_acceptable() -> Response {
 /// A body over the limit, declared or found while reading it.
 pub fn too_large(media: MediaType) -> Response {
     refusal(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        Code::RequestTooLarge,
         media,
-        "REQUEST_TOO_LARGE",
         &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
     )
 }
@@ -103,9 +99,8 @@ pub fn too_large(media: MediaType) -> Response {
 /// Any method but GET and POST on `/graphql`.
 pub async fn method_not_allowed() -> Response {
     let mut response = refusal(
-        StatusCode::METHOD_NOT_ALLOWED,
+        Code::MethodNotAllowed,
         MediaType::Json,
-        "METHOD_NOT_ALLOWED",
         "/graphql takes GET (queries) and POST",
     );
     response
@@ -152,8 +147,8 @@ pub fn respond(
         let error = serde_json::json!({
             "data": null,
             "errors": [{
-                "message": crate::error::AppError::ResponseTooLarge { max: budget.max() }.to_string(),
-                "extensions": { "code": "RESPONSE_TOO_LARGE" },
+                "message": AppError::ResponseTooLarge { max: budget.max() }.to_string(),
+                "extensions": { "code": Code::ResponseTooLarge.as_str() },
             }]
         })
         .to_string();
@@ -194,15 +189,11 @@ fn serialize(response: async_graphql::Response) -> (String, bool) {
     struct RequestError<'a> {
         errors: &'a [async_graphql::ServerError],
     }
+    // A resolver's error on a non-null root field also nulls `data`, but something ran: that is
+    // not a request error, whatever its code (it has a path).
     let request_error = !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|e| {
-            // A resolver's error (it has a path) on a non-null root field also nulls `data`, but
-            // something ran: not a request error, whatever its code.
-            let code = e.extensions.as_ref().and_then(|x| x.get("code"));
-            e.path.is_empty()
-                && matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERROR_CODES.contains(&c.as_str()))
-        });
+        && response.errors.iter().all(is_request_error);
     let json = if request_error {
         serde_json::to_string(&RequestError {
             errors: &response.errors,
@@ -212,7 +203,7 @@ fn serialize(response: async_graphql::Response) -> (String, bool) {
     };
     let json = json.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a response did not serialize");
-        r#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_owned()
+        Code::InternalServerError.body("internal server error")
     });
     (json, request_error)
 }
