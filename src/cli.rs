@@ -39,18 +39,12 @@ pub enum Command {
         username: String,
         #[arg(long)]
         email: String,
-        #[arg(long, value_enum, default_value_t = RoleArg::Borrower)]
-        role: RoleArg,
+        #[arg(long, value_enum, default_value_t = Role::Borrower)]
+        role: Role,
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
     },
-}
-
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-pub enum RoleArg {
-    Borrower,
-    Admin,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]
@@ -132,7 +126,7 @@ async fn create_user(
     config: &Config,
     username: &str,
     email: &str,
-    role: RoleArg,
+    role: Role,
     password_stdin: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let password = if password_stdin {
@@ -146,10 +140,6 @@ async fn create_user(
             return Err("the two passwords differ".into());
         }
         first
-    };
-    let role = match role {
-        RoleArg::Borrower => Role::Borrower,
-        RoleArg::Admin => Role::Admin,
     };
     // The same rules as `register`, checked before touching the database.
     let passwords =

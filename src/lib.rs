@@ -1,7 +1,8 @@
 //! tkc-library: the GraphQL API of a small lending library. Start reading here; each module says
 //! what it is for.
 
-/// Identity: password hashing.
+/// Identity: password hashing, session tokens and cookies, who is asking (`Identity`, `Viewer`)
+/// and the authentication services.
 pub mod auth;
 /// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`.
 pub mod cli;
@@ -13,9 +14,10 @@ pub mod db;
 pub mod domain;
 /// SeaORM entities: the rows of each table.
 pub mod entity;
-/// The one error type, and start-up errors.
+/// The one error type, every `extensions.code` (`Code`), and start-up errors.
 pub mod error;
-/// The GraphQL schema, its error codes and batch loaders.
+/// The GraphQL schema: admission (cost limits), resolvers, role guards, batch loaders, and the
+/// mapping of errors to their codes.
 pub mod graphql;
 /// The HTTP router and handlers.
 pub mod http;

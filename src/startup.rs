@@ -6,6 +6,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::auth::AuthServices;
 use crate::auth::password::Passwords;
 use crate::auth::session::SessionCookies;
 use crate::config::Config;
@@ -13,7 +14,6 @@ use crate::db::{self, StatementMeter};
 use crate::domain::{demo, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
-use crate::graphql::context::AuthServices;
 use crate::graphql::documents::DocumentCache;
 use crate::http::{self, AppState};
 
@@ -62,10 +62,10 @@ impl Application {
             },
         };
         let schema = graphql::build(
-            Some(graphql::Services {
+            graphql::Services {
                 db: db.clone(),
                 auth: auth.clone(),
-            }),
+            },
             graphql::Options::from_config(config),
         );
         Ok(Self {

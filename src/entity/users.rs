@@ -24,12 +24,26 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-/// What a user may do; stored as text under a CHECK constraint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+/// What a user may do.
+// Declared once: stored as text under a CHECK constraint (SeaORM), the `Role` enum of the schema
+// (async-graphql), and the `--role` of `create-user` (clap).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    async_graphql::Enum,
+    clap::ValueEnum,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum Role {
+    /// Borrows items and writes posts.
     #[sea_orm(string_value = "borrower")]
     Borrower,
+    /// Also runs the catalogue and manages users.
     #[sea_orm(string_value = "admin")]
     Admin,
 }

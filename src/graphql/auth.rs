@@ -2,13 +2,14 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::context::{ContextExt, Identity};
+use super::context::ContextExt;
 use super::user::User;
+use crate::auth::Identity;
 use crate::auth::Viewer;
 use crate::auth::password::Password;
 use crate::domain::{self, accounts, sessions, throttle};
 use crate::entity::sessions as session_rows;
-use crate::entity::users::{self, Role as DbRole};
+use crate::entity::users::{self, Role};
 use crate::error::AppError;
 
 /// A new account.
@@ -53,7 +54,7 @@ impl AuthMutation {
             &input.username,
             &input.email,
             input.password,
-            DbRole::Borrower,
+            Role::Borrower,
         )?;
         throttle::precheck_registration(db, auth.limits, ctx.client_ip()).await?;
         let hasher = auth.passwords.admit()?;

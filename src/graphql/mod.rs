@@ -46,10 +46,10 @@ pub struct Mutation(
 /// The schema type the server executes.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What executing the schema needs: absent only where nothing is executed (printing the SDL).
+/// What executing the schema needs.
 pub struct Services {
     pub db: DatabaseConnection,
-    pub auth: context::AuthServices,
+    pub auth: crate::auth::AuthServices,
 }
 
 /// How the schema behaves (production hides introspection; limits bound each request's cost).
@@ -71,23 +71,16 @@ impl Options {
 /// Builds the schema. It has no extension, so that async-graphql resolves each field on its fast
 /// path: the limits are checked before execution ([`admit`]), `@requiresRole` by field guards
 /// ([`roles`]) and the error codes after it ([`finish`]).
-pub fn build(services: Option<Services>, options: Options) -> AppSchema {
+pub fn build(services: Services, options: Options) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    if let Some(services) = services {
-        builder = builder.data(services.db).data(services.auth);
-    }
-    builder.finish()
+    builder.data(services.db).data(services.auth).finish()
 }
 
-/// The schema as `schema.graphql` shows it: every type, for printing.
+/// The schema as `schema.graphql` shows it: every type, for printing (it is never executed).
 pub fn printable() -> AppSchema {
-    bare()
-}
-
-fn bare() -> AppSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish()
 }
 

@@ -1,7 +1,7 @@
 //! Users in GraphQL: `User`, `Role`, `user`, `userByUsername`, `users`. A `User` is built from a
 //! row but shows only what is public: the password hash has no field to leak through.
 
-use async_graphql::{Context, Enum, ID, Lookahead, Object};
+use async_graphql::{Context, ID, Lookahead, Object};
 use futures_util::future::try_join_all;
 use std::sync::Arc;
 
@@ -9,39 +9,16 @@ use chrono::{DateTime, Utc};
 use tkc_macros::role_guarded;
 
 use super::connection::{self, connection, page_request};
-use super::context::{ContextExt, Identity, nullable, parse_id};
+use super::context::{ContextExt, nullable, parse_id};
 use super::post::{self, Post, PostConnection};
+use crate::auth::Identity;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{self, accounts, users};
-use crate::entity::users::{Model, Role as DbRole};
+use crate::entity::users::Model;
 use crate::error::AppError;
 
-/// What a user may do.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Borrows items and writes posts.
-    Borrower,
-    /// Also runs the catalogue and manages users.
-    Admin,
-}
-
-impl From<Role> for DbRole {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Borrower => Self::Borrower,
-            Role::Admin => Self::Admin,
-        }
-    }
-}
-
-impl From<DbRole> for Role {
-    fn from(role: DbRole) -> Self {
-        match role {
-            DbRole::Borrower => Self::Borrower,
-            DbRole::Admin => Self::Admin,
-        }
-    }
-}
+/// What a user may do: the entity's own enum (declared once, in `entity::users`).
+pub use crate::entity::users::Role;
 
 /// A member of the library.
 pub struct User {
@@ -127,7 +104,7 @@ impl User {
 
     /// What the user may do.
     async fn role(&self) -> Role {
-        self.row.role.into()
+        self.row.role
     }
 
     /// The file name of the user's picture.
@@ -246,7 +223,7 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         let user_id = parse_id("userId", &user_id)?;
         let txn = domain::begin_write(ctx.db()?).await?;
-        let user = accounts::set_role(&txn, user_id, role.into()).await?;
+        let user = accounts::set_role(&txn, user_id, role).await?;
         txn.commit().await?;
         if let Some(me) = ctx.identity().viewer().filter(|v| v.user.id == user.id) {
             // Demoted or promoted themselves: the later fields of this mutation see it.

@@ -22,9 +22,9 @@ use super::response::{
     MediaType, bad_request, is_json, negotiate, not_acceptable, refusal, respond, too_large,
 };
 use super::{AppState, MAX_BODY_BYTES};
+use crate::auth::Asker;
 use crate::error::Code;
 use crate::graphql::budget::ResponseBudget;
-use crate::graphql::context::Asker;
 use crate::graphql::loaders::Loaders;
 
 /// One GraphQL request as a JSON body carries it; `null` means absent, unknown keys are ignored.

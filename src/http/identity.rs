@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use tower_cookies::Cookies;
 
 use super::AppState;
+use crate::auth::{ClientIp, Identity};
 use crate::domain::sessions;
-use crate::graphql::context::{ClientIp, Identity};
 
 /// The request's identity, cookie jar and client address, ready to hand to the schema.
 pub struct RequestIdentity {

@@ -23,11 +23,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::AuthServices;
 use crate::config::{AppEnv, Config, GraphqlLimits};
 use crate::db::StatementMeter;
 use crate::error::Code;
 use crate::graphql::AppSchema;
-use crate::graphql::context::AuthServices;
 use crate::graphql::documents::DocumentCache;
 
 /// The largest request body accepted (413 beyond, declared or chunked, before it is parsed).
