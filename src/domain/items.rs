@@ -6,19 +6,12 @@ use sea_orm::{
     Order, PaginatorTrait, QueryFilter, Select,
 };
 
-use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::validate;
 use crate::entity::items::{self, Column, Entity as Items};
 use crate::error::AppError;
 
-impl Keyed for items::Model {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.created_at,
-            id: self.id,
-        }
-    }
-}
+page::keyed!(items::Model);
 
 /// One item by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<items::Model>, DbErr> {

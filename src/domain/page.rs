@@ -101,6 +101,22 @@ pub trait Keyed {
     fn cursor(&self) -> Cursor;
 }
 
+/// Implements [`Keyed`] for a row with `created_at` and `id` columns.
+macro_rules! keyed {
+    ($model:ty) => {
+        impl $crate::domain::page::Keyed for $model {
+            fn cursor(&self) -> $crate::domain::page::Cursor {
+                $crate::domain::page::Cursor {
+                    created_at: self.created_at,
+                    id: self.id,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use keyed;
+
 impl<T: Keyed> Keyed for std::sync::Arc<T> {
     fn cursor(&self) -> Cursor {
         T::cursor(self)

@@ -10,20 +10,13 @@ use sea_orm::{
     Select, Statement,
 };
 
-use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::validate;
 use crate::auth::Viewer;
 use crate::entity::posts::{self, Column, Entity as Posts};
 use crate::error::AppError;
 
-impl Keyed for posts::Model {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.created_at,
-            id: self.id,
-        }
-    }
-}
+page::keyed!(posts::Model);
 
 /// One post by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<posts::Model>, DbErr> {
@@ -110,36 +103,32 @@ pub async fn page_by_author(
     let backend = db.get_database_backend();
     let body = if with_body { "p.body" } else { "'' AS body" };
     let mut values = vec![page::ids_value(author_ids), (page.first + 1).into()];
-    let sql = match backend {
-        DbBackend::Postgres => {
-            let after = if let Some(cursor) = page.after {
-                values.extend([cursor.created_at.into(), cursor.id.into()]);
+    let postgres = backend == DbBackend::Postgres;
+    let after = match page.after {
+        Some(cursor) => {
+            values.extend([cursor.created_at.into(), cursor.id.into()]);
+            if postgres {
                 " AND (q.created_at, q.id) < ($3, $4)"
             } else {
-                ""
-            };
-            format!(
-                "SELECT p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id \
-                 FROM json_array_elements_text($1::json) AS a(id) CROSS JOIN LATERAL \
-                 (SELECT q.id, q.title, q.body, q.created_at, q.updated_at, q.author_id FROM posts AS q \
-                  WHERE q.author_id = a.id::bigint{after} \
-                  ORDER BY q.created_at DESC, q.id DESC LIMIT $2) AS p"
-            )
-        }
-        _ => {
-            let after = if let Some(cursor) = page.after {
-                values.extend([cursor.created_at.into(), cursor.id.into()]);
                 " AND (q.created_at, q.id) < (?3, ?4)"
-            } else {
-                ""
-            };
-            format!(
-                "SELECT p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id \
-                 FROM json_each(?1) AS a JOIN posts AS p ON p.id IN \
-                 (SELECT q.id FROM posts AS q WHERE q.author_id = a.value{after} \
-                  ORDER BY q.created_at DESC, q.id DESC LIMIT ?2)"
-            )
+            }
         }
+        None => "",
+    };
+    let columns = format!("p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id");
+    let sql = if postgres {
+        format!(
+            "SELECT {columns} FROM json_array_elements_text($1::json) AS a(id) CROSS JOIN LATERAL \
+             (SELECT q.id, q.title, q.body, q.created_at, q.updated_at, q.author_id FROM posts AS q \
+              WHERE q.author_id = a.id::bigint{after} \
+              ORDER BY q.created_at DESC, q.id DESC LIMIT $2) AS p"
+        )
+    } else {
+        format!(
+            "SELECT {columns} FROM json_each(?1) AS a JOIN posts AS p ON p.id IN \
+             (SELECT q.id FROM posts AS q WHERE q.author_id = a.value{after} \
+              ORDER BY q.created_at DESC, q.id DESC LIMIT ?2)"
+        )
     };
     let rows = Posts::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))

@@ -6,18 +6,11 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, Statement,
 };
 
-use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::validate;
 use crate::entity::users::{self, Column, Entity as Users};
 
-impl Keyed for users::Model {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.created_at,
-            id: self.id,
-        }
-    }
-}
+page::keyed!(users::Model);
 
 /// One user by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<users::Model>, DbErr> {
