@@ -100,6 +100,11 @@ impl Application {
         Arc::clone(&self.state.statements)
     }
 
+    /// The authentication services (for calling the domain's account flows directly).
+    pub fn auth(&self) -> &AuthServices {
+        &self.state.auth
+    }
+
     /// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (for
     /// up to `SHUTDOWN_TIMEOUT`) and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -6,6 +6,7 @@ pub mod items;
 pub mod page;
 pub mod posts;
 pub mod sessions;
+pub mod signin;
 pub mod throttle;
 pub mod users;
 pub mod validate;

@@ -13,7 +13,7 @@ use super::context::{ContextExt, nullable, parse_id};
 use super::post::{self, Post, PostConnection};
 use crate::auth::Identity;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{self, accounts, users};
+use crate::domain::{signin, users};
 use crate::entity::users::Model;
 use crate::error::AppError;
 
@@ -222,9 +222,7 @@ impl UserMutation {
         role: Role,
     ) -> async_graphql::Result<User> {
         let user_id = parse_id("userId", &user_id)?;
-        let txn = domain::begin_write(ctx.db()?).await?;
-        let user = accounts::set_role(&txn, user_id, role).await?;
-        txn.commit().await?;
+        let user = signin::set_role(ctx.db()?, user_id, role).await?;
         if let Some(me) = ctx.identity().viewer().filter(|v| v.user.id == user.id) {
             // Demoted or promoted themselves: the later fields of this mutation see it.
             let mut me = me.clone();
@@ -238,9 +236,7 @@ impl UserMutation {
     #[requires_role(Admin)]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user_id = parse_id("id", &id)?;
-        let txn = domain::begin_write(ctx.db()?).await?;
-        accounts::delete(&txn, user_id).await?;
-        txn.commit().await?;
+        signin::delete_user(ctx.db()?, user_id).await?;
         if ctx
             .identity()
             .viewer()

@@ -10,6 +10,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, EntityTrait,
 };
 use serde_json::{Value, json};
+use tkc_library::auth::AuthServices;
 use tkc_library::config::Config;
 use tkc_library::db::StatementMeter;
 use tkc_library::entity::{items, posts, sessions, users};
@@ -26,6 +27,8 @@ pub struct TestApp {
     /// Direct database access, for arranging data and checking what was written.
     pub db: DatabaseConnection,
     pub statements: Arc<StatementMeter>,
+    /// The server's authentication services, for calling the domain's flows directly.
+    pub auth: AuthServices,
     config: Config,
     _database: Arc<TestDatabase>,
 }
@@ -49,12 +52,14 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
         let statements = app.statements();
+        let auth = app.auth().clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
             client: reqwest::Client::new(),
             db,
             statements,
+            auth,
             config,
             _database: database,
         }

@@ -11,6 +11,7 @@ mod connections;
 mod cors;
 mod errors;
 mod execution;
+mod flows;
 mod hardening;
 mod health;
 mod helpers;
