@@ -109,8 +109,10 @@ pub async fn logout(db: &DatabaseConnection, current: Option<&Viewer>) -> Result
     }
 }
 
-/// Changes `viewer`'s password and ends their other sessions. A wrong `current_password` is
-/// `BAD_USER_INPUT` on `currentPassword`, counted by the login throttle of the account.
+/// Changes `viewer`'s password and ends their other sessions; returns the viewer as they are now
+/// (with the new hash, so that a later check in the same operation reads it). A wrong
+/// `current_password` is `BAD_USER_INPUT` on `currentPassword`, counted by the login throttle of
+/// the account.
 pub async fn change_password(
     db: &DatabaseConnection,
     auth: &AuthServices,
@@ -118,7 +120,7 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
     client_ip: &str,
-) -> Result<(), AppError> {
+) -> Result<Viewer, AppError> {
     let new_password = Password::validated("newPassword", new_password)?;
     let attempt = throttle::Attempt::own_account(viewer.user.id, client_ip);
     throttle::precheck(db, auth.limits, &attempt).await?;
@@ -144,10 +146,12 @@ pub async fn change_password(
 
     let txn = super::begin_write(db).await?;
     throttle::succeeded(&txn, auth.limits, reservation).await?;
-    accounts::set_password_hash(&txn, viewer.user.id, hash).await?;
+    accounts::set_password_hash(&txn, viewer.user.id, hash.clone()).await?;
     sessions::end_others(&txn, viewer.user.id, viewer.session.id).await?;
     txn.commit().await?;
-    Ok(())
+    let mut now = viewer.clone();
+    now.user.password_hash = hash;
+    Ok(now)
 }
 
 /// Gives a user another role (the last admin cannot be demoted: `CONFLICT`).

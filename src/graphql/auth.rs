@@ -95,7 +95,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<bool> {
         let viewer = ctx.require_user()?;
         let (db, auth) = (ctx.db()?, ctx.auth()?);
-        signin::change_password(
+        let now = signin::change_password(
             db,
             auth,
             &viewer,
@@ -104,6 +104,8 @@ impl AuthMutation {
             ctx.client_ip(),
         )
         .await?;
+        // A later field of this mutation checks passwords against the new hash.
+        ctx.set_identity(Identity::User(Box::new(now)));
         Ok(true)
     }
 }

@@ -247,3 +247,43 @@ async fn a_nested_page_through_a_list_is_the_page_each_user_gets_alone() {
         assert!(!a.is_empty());
     }
 }
+
+#[tokio::test]
+async fn later_root_fields_run_as_who_signed_in_and_see_a_changed_password() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.borrower("ada").await;
+    let password = crate::helpers::PASSWORD;
+
+    // Signed in by the first field, the second runs as that user (and sees their email).
+    let body = app
+        .anonymous()
+        .graphql(
+            r#"mutation($p: String!) { login(username: "ada", password: $p) { email } createPost(input: { title: "t", body: "b" }) { author { username email } } }"#,
+            json!({ "p": password }),
+        )
+        .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    assert_eq!(body["data"]["createPost"]["author"]["username"], "ada");
+    assert_eq!(
+        body["data"]["createPost"]["author"]["email"],
+        body["data"]["login"]["email"]
+    );
+
+    // A second change with the old password is checked against the new hash, and refused.
+    let body = ada
+        .graphql(
+            r#"mutation($p: String!) { a: changePassword(currentPassword: $p, newPassword: "first new one") b: changePassword(currentPassword: $p, newPassword: "second new one") }"#,
+            json!({ "p": password }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["b"]));
+    assert_eq!(
+        app.login("ada", "first new one")
+            .await
+            .me()
+            .await
+            .as_deref(),
+        Some("ada")
+    );
+}
