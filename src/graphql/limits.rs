@@ -10,19 +10,18 @@
 //! is refused.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use async_graphql::parser::types::{
     ExecutableDocument, Field, FragmentDefinition, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
-use async_graphql::registry::{MetaType, Registry};
-use async_graphql::{Name, OutputType, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 
 use super::documents::DocumentCache;
+use super::fields::FIELDS;
 use crate::config::GraphqlLimits;
-use crate::domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::domain::page::MAX_PAGE_SIZE;
 use crate::error::Code;
 
 /// Admits a request before the engine sees it: parses it once (or takes the parse from
@@ -111,57 +110,6 @@ pub fn check(
 
 pub(super) fn refuse(code: Code, message: String) -> ServerError {
     super::errors::refusal(code, message)
-}
-
-/// Every object field of the schema: its type, and for a list field (one that takes a `first`
-/// argument) its default page size. Read once from the schema's own types, so that a new list
-/// field is costed by declaring its arguments, and nothing here names a field.
-static FIELDS: LazyLock<Fields> = LazyLock::new(Fields::of_schema);
-
-struct Declared {
-    /// The named type of the field's value (lists and non-null stripped).
-    ty: String,
-    /// For a list field, the page size when `first` is not given.
-    page: Option<u64>,
-}
-
-struct Fields(HashMap<String, HashMap<String, Declared>>);
-
-impl Fields {
-    fn of_schema() -> Self {
-        let mut registry = Registry::default();
-        super::Query::create_type_info(&mut registry);
-        super::Mutation::create_type_info(&mut registry);
-        let mut types = HashMap::new();
-        for (name, ty) in registry.types {
-            let MetaType::Object { fields, .. } = ty else {
-                continue;
-            };
-            let fields = fields
-                .into_iter()
-                .map(|(field, meta)| {
-                    let page = meta.args.get("first").map(|first| {
-                        first
-                            .default_value
-                            .as_deref()
-                            .and_then(|d| d.parse().ok())
-                            .unwrap_or(DEFAULT_PAGE_SIZE)
-                    });
-                    let ty = meta
-                        .ty
-                        .trim_matches(|c| matches!(c, '[' | ']' | '!'))
-                        .to_owned();
-                    (field, Declared { ty, page })
-                })
-                .collect();
-            types.insert(name, fields);
-        }
-        Self(types)
-    }
-
-    fn get(&self, ty: &str, field: &str) -> Option<&Declared> {
-        self.0.get(ty)?.get(field)
-    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -367,28 +315,6 @@ mod tests {
         }
         document.push_str(&format!("fragment A{levels} on Query {{ __typename }}\n"));
         document
-    }
-
-    #[test]
-    fn list_fields_and_field_types_are_read_from_the_schema() {
-        for (ty, field, of) in [
-            ("Query", "items", "ItemConnection"),
-            ("Query", "posts", "PostConnection"),
-            ("Query", "users", "UserConnection"),
-            ("User", "posts", "PostConnection"),
-        ] {
-            let declared = FIELDS.get(ty, field).unwrap();
-            assert_eq!(
-                (declared.ty.as_str(), declared.page),
-                (of, Some(20)),
-                "{ty}.{field}"
-            );
-        }
-        let edges = FIELDS.get("PostConnection", "edges").unwrap();
-        assert_eq!((edges.ty.as_str(), edges.page), ("PostEdge", None));
-        assert_eq!(FIELDS.get("Query", "item").unwrap().page, None);
-        assert!(FIELDS.get("Mutation", "createItem").is_some());
-        assert!(FIELDS.get("Query", "nope").is_none());
     }
 
     fn complexity(query: &str) -> usize {

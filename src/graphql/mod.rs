@@ -9,6 +9,7 @@ pub mod context;
 pub mod documents;
 mod errors;
 mod expansion;
+mod fields;
 mod item;
 mod limits;
 pub mod loaders;
@@ -20,7 +21,7 @@ mod user;
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
-use crate::config::{Config, GraphqlLimits};
+use crate::config::Config;
 
 pub use errors::{finish, is_request_error};
 pub use limits::admit;
@@ -52,18 +53,17 @@ pub struct Services {
     pub auth: crate::auth::AuthServices,
 }
 
-/// How the schema behaves (production hides introspection; limits bound each request's cost).
+/// How the schema behaves: production hides introspection. (The cost limits are checked before
+/// the schema sees a request: [`admit`].)
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub introspection: bool,
-    pub limits: GraphqlLimits,
 }
 
 impl Options {
     pub fn from_config(config: &Config) -> Self {
         Self {
             introspection: config.introspection,
-            limits: config.limits,
         }
     }
 }
