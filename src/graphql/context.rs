@@ -38,13 +38,11 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn db(&self) -> Result<&DatabaseConnection, AppError> {
-        self.data::<DatabaseConnection>()
-            .map_err(|e| AppError::internal(e.message))
+        required(self)
     }
 
     fn loaders(&self) -> Result<&Loaders, AppError> {
-        self.data::<Loaders>()
-            .map_err(|e| AppError::internal(e.message))
+        required(self)
     }
 
     fn identity(&self) -> Arc<Identity> {
@@ -59,13 +57,11 @@ impl ContextExt for Context<'_> {
     }
 
     fn auth(&self) -> Result<&AuthServices, AppError> {
-        self.data::<AuthServices>()
-            .map_err(|e| AppError::internal(e.message))
+        required(self)
     }
 
     fn cookies(&self) -> Result<&Cookies, AppError> {
-        self.data::<Cookies>()
-            .map_err(|e| AppError::internal(e.message))
+        required(self)
     }
 
     fn client_ip(&self) -> &str {
@@ -79,6 +75,12 @@ impl ContextExt for Context<'_> {
         }
         Ok(text)
     }
+}
+
+/// Data every request's context holds (the schema's services, the request's loaders and cookie
+/// jar): missing, it is a bug of ours, answered as an internal error.
+fn required<'c, T: std::any::Any + Send + Sync>(ctx: &'c Context<'_>) -> Result<&'c T, AppError> {
+    ctx.data::<T>().map_err(|e| AppError::internal(e.message))
 }
 
 /// Reads a numeric `ID` argument; anything else is `BAD_USER_INPUT` on `field`.

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
-use tkc_macros::role_guarded;
+use tkc_macros::resolvers;
 
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
@@ -46,6 +46,7 @@ connection!(ItemConnection, ItemEdge, Item, "items", "An item");
 #[derive(Default)]
 pub struct ItemQuery;
 
+#[resolvers]
 #[Object]
 impl ItemQuery {
     /// One item by id; null when there is none.
@@ -54,13 +55,10 @@ impl ItemQuery {
     }
 
     /// The catalogue, newest first.
+    #[page(items)]
     async fn items(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many items to return (0 to 100).", default = 20)] first: Option<i32>,
-        #[graphql(desc = "Return the items after this cursor (an `endCursor`).")] after: Option<
-            String,
-        >,
         #[graphql(desc = "Only items whose name contains this text, in any case.")] search: Option<
             String,
         >,
@@ -99,7 +97,7 @@ pub struct UpdateItemInput {
 #[derive(Default)]
 pub struct ItemMutation;
 
-#[role_guarded]
+#[resolvers]
 #[Object]
 impl ItemMutation {
     /// Adds an item to the catalogue.

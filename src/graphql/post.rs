@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
+use tkc_macros::resolvers;
 
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
@@ -95,6 +96,7 @@ connection!(PostConnection, PostEdge, Post, "posts", "A post");
 #[derive(Default)]
 pub struct PostQuery;
 
+#[resolvers]
 #[Object]
 impl PostQuery {
     /// One post by id; null when there is none.
@@ -103,13 +105,10 @@ impl PostQuery {
     }
 
     /// Every post, newest first.
+    #[page(posts)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: Option<i32>,
-        #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
-            String,
-        >,
         #[graphql(desc = "Only the posts of this user.")] author_id: Option<ID>,
     ) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;

@@ -1,5 +1,5 @@
 //! `@requiresRole`: one declaration, two effects. A resolver method marked
-//! `#[requires_role(Admin)]`, in an `impl` marked `#[role_guarded]` (the `tkc-macros` crate), gets
+//! `#[requires_role(Admin)]`, in an `impl` marked `#[resolvers]` (the `tkc-macros` crate), gets
 //! both the directive, which the SDL shows, and [`RoleGuard`], which async-graphql runs before the
 //! resolver: the schema and the enforcement cannot drift apart, and no hook runs for every field.
 

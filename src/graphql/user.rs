@@ -6,7 +6,7 @@ use futures_util::future::try_join_all;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tkc_macros::role_guarded;
+use tkc_macros::resolvers;
 
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
@@ -81,6 +81,7 @@ impl User {
     }
 }
 
+#[resolvers]
 #[Object]
 impl User {
     /// The user's id.
@@ -118,14 +119,8 @@ impl User {
     }
 
     /// The user's posts, newest first.
-    async fn posts(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "How many posts to return (0 to 100).", default = 20)] first: Option<i32>,
-        #[graphql(desc = "Return the posts after this cursor (an `endCursor`).")] after: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<PostConnection> {
+    #[page(posts)]
+    async fn posts(&self, ctx: &Context<'_>) -> async_graphql::Result<PostConnection> {
         let request = page_request(first, after)?;
         let loaders = ctx.loaders()?;
         let loaded = connection::load(
@@ -150,6 +145,7 @@ connection!(UserConnection, UserEdge, User, "users", "A user");
 #[derive(Default)]
 pub struct UserQuery;
 
+#[resolvers]
 #[Object]
 impl UserQuery {
     /// One user by id; null when there is none.
@@ -181,14 +177,8 @@ impl UserQuery {
     }
 
     /// Every user, oldest first.
-    async fn users(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "How many users to return (0 to 100).", default = 20)] first: Option<i32>,
-        #[graphql(desc = "Return the users after this cursor (an `endCursor`).")] after: Option<
-            String,
-        >,
-    ) -> async_graphql::Result<UserConnection> {
+    #[page(users)]
+    async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<UserConnection> {
         let request = page_request(first, after)?;
         let db = ctx.db()?;
         let loaded = connection::load(ctx, users::list(db, &request), users::count(db)).await?;
@@ -209,7 +199,7 @@ impl UserQuery {
 #[derive(Default)]
 pub struct UserMutation;
 
-#[role_guarded]
+#[resolvers]
 #[Object]
 impl UserMutation {
     /// Gives a user another role; it applies at once, to the later fields of this mutation too.

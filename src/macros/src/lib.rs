@@ -1,47 +1,57 @@
-//! `#[role_guarded]`, placed above `#[Object]` on a resolver `impl`, turns each
-//! `#[requires_role(Admin)]` on its methods into both halves of one rule:
+//! `#[resolvers]`, placed above `#[Object]` on a resolver `impl`, expands two attributes of its
+//! methods, each a rule written once:
 //!
-//! ```ignore
-//! #[graphql(
-//!     directive = crate::graphql::roles::requiresRole::apply(crate::graphql::user::Role::Admin),
-//!     guard = crate::graphql::roles::RoleGuard(crate::graphql::user::Role::Admin)
-//! )]
-//! ```
+//! - `#[requires_role(Admin)]` becomes both halves of the role rule:
 //!
-//! The directive is what the SDL shows; the guard is what async-graphql runs before the resolver.
-//! Written once, they cannot disagree. (A macro of our own, because async-graphql's `#[Object]`
-//! reads its field attributes before any macro inside the `impl` could expand.)
+//!   ```ignore
+//!   #[graphql(
+//!       directive = crate::graphql::roles::requiresRole::apply(crate::graphql::user::Role::Admin),
+//!       guard = crate::graphql::roles::RoleGuard(crate::graphql::user::Role::Admin)
+//!   )]
+//!   ```
+//!
+//!   The directive is what the SDL shows; the guard is what async-graphql runs before the
+//!   resolver. Written once, they cannot disagree.
+//! - `#[page(items)]` gives a list field the page arguments every list has, right after its
+//!   `ctx`: `first: Option<i32>` (0 to 100, default 20) and `after: Option<String>`, described
+//!   with the noun given. (Their bounds are checked by `PageRequest::new`; the cost walk reads the
+//!   default from the schema.)
+//!
+//! A macro of our own, because async-graphql's `#[Object]` reads its field attributes and
+//! arguments before any macro inside the `impl` could expand, and has no shared argument sets.
 
 use proc_macro::TokenStream;
 use quote::quote;
-use syn::{Ident, ImplItem, ItemImpl, parse_macro_input};
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, parse_macro_input};
 
 #[proc_macro_attribute]
-pub fn role_guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub fn resolvers(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
         return syn::Error::new(
             proc_macro2::Span::call_site(),
-            "#[role_guarded] takes no arguments",
+            "#[resolvers] takes no arguments",
         )
         .to_compile_error()
         .into();
     }
     let mut block = parse_macro_input!(item as ItemImpl);
     for item in &mut block.items {
-        let ImplItem::Fn(method) = item else {
-            continue;
-        };
-        let mut rewritten = Vec::with_capacity(method.attrs.len());
-        for attribute in method.attrs.drain(..) {
-            if !attribute.path().is_ident("requires_role") {
-                rewritten.push(attribute);
-                continue;
-            }
-            let role: Ident = match attribute.parse_args() {
-                Ok(role) => role,
-                Err(e) => return e.to_compile_error().into(),
-            };
-            rewritten.push(syn::parse_quote! {
+        if let ImplItem::Fn(method) = item
+            && let Err(e) = expand(method)
+        {
+            return e.to_compile_error().into();
+        }
+    }
+    quote!(#block).into()
+}
+
+/// Rewrites one method's `#[requires_role]` and `#[page]` attributes.
+fn expand(method: &mut ImplItemFn) -> syn::Result<()> {
+    let mut kept = Vec::with_capacity(method.attrs.len());
+    for attribute in std::mem::take(&mut method.attrs) {
+        if attribute.path().is_ident("requires_role") {
+            let role: Ident = attribute.parse_args()?;
+            kept.push(syn::parse_quote! {
                 #[graphql(
                     directive = crate::graphql::roles::requiresRole::apply(
                         crate::graphql::user::Role::#role
@@ -49,8 +59,37 @@ pub fn role_guarded(attr: TokenStream, item: TokenStream) -> TokenStream {
                     guard = crate::graphql::roles::RoleGuard(crate::graphql::user::Role::#role)
                 )]
             });
+        } else if attribute.path().is_ident("page") {
+            let noun: Ident = attribute.parse_args()?;
+            add_page_arguments(method, &noun.to_string())?;
+        } else {
+            kept.push(attribute);
         }
-        method.attrs = rewritten;
     }
-    quote!(#block).into()
+    method.attrs = kept;
+    Ok(())
+}
+
+/// Inserts `first` and `after` right after the method's `ctx` argument.
+fn add_page_arguments(method: &mut ImplItemFn, noun: &str) -> syn::Result<()> {
+    let inputs = &method.sig.inputs;
+    let ctx = inputs
+        .iter()
+        .position(|input| {
+            matches!(input, FnArg::Typed(typed)
+                if matches!(&*typed.pat, Pat::Ident(p) if p.ident == "ctx"))
+        })
+        .ok_or_else(|| syn::Error::new_spanned(&method.sig, "#[page] needs a `ctx` argument"))?;
+    let first_desc = format!("How many {noun} to return (0 to 100).");
+    let after_desc = format!("Return the {noun} after this cursor (an `endCursor`).");
+    let first: FnArg = syn::parse_quote! {
+        #[graphql(desc = #first_desc, default = 20)] first: Option<i32>
+    };
+    let after: FnArg = syn::parse_quote! {
+        #[graphql(desc = #after_desc)] after: Option<String>
+    };
+    let mut rebuilt: Vec<FnArg> = method.sig.inputs.iter().cloned().collect();
+    rebuilt.splice(ctx + 1..ctx + 1, [first, after]);
+    method.sig.inputs = rebuilt.into_iter().collect();
+    Ok(())
 }
