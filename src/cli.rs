@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use tracing_appender::non_blocking::WorkerGuard;
 
 use crate::auth::password::Passwords;
 use crate::config::{AppEnv, Config};
@@ -67,21 +69,19 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Serve => {
-            let config = Config::from_env()?;
-            let _log = telemetry::init(config.log_format)?;
+            let (config, _log) = start()?;
             let app = Application::build(&config).await?;
             tracing::info!(
                 "serving http://{}:{}/ (GraphQL at /graphql), database {}",
-                config.host,
+                config.http.host,
                 app.port(),
-                config.database_url_redacted()
+                config.database.url
             );
             app.run_until_stopped().await?;
             Ok(())
         }
         Command::Migrate { action } => {
-            let config = Config::from_env()?;
-            let _log = telemetry::init(config.log_format)?;
+            let (config, _log) = start()?;
             migrate(&config, action).await?;
             Ok(())
         }
@@ -91,13 +91,11 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             role,
             password_stdin,
         } => {
-            let config = Config::from_env()?;
-            let _log = telemetry::init(config.log_format)?;
+            let (config, _log) = start()?;
             create_user(&config, &username, &email, role, password_stdin).await
         }
         Command::SeedDemo => {
-            let config = Config::from_env()?;
-            let _log = telemetry::init(config.log_format)?;
+            let (config, _log) = start()?;
             if config.app_env == AppEnv::Production {
                 return Err(StartupError::new(
                     "APP_ENV",
@@ -105,13 +103,8 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .into());
             }
-            let (db, _) = db::connect(&config).await?;
-            if config.auto_migrate {
-                Migrator::up(&db, None).await?;
-            }
-            let passwords =
-                Passwords::new(config.password_hash_concurrency, config.password_hash_queue)
-                    .await?;
+            let passwords = Passwords::for_settings(&config.sessions).await?;
+            let db = connect(&config).await?;
             let seeded = domain::demo::seed(&db, &passwords).await?;
             println!(
                 "added {} users, {} items, {} posts (demo accounts: admin/admin, borrower/borrower)",
@@ -120,6 +113,23 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+/// The first steps of every command that touches the database: read the settings, start logging
+/// (keep the guard until the command ends).
+fn start() -> Result<(Config, WorkerGuard), StartupError> {
+    let config = Config::from_env()?;
+    let log = telemetry::init(&config.logging)?;
+    Ok((config, log))
+}
+
+/// The pool, migrated first when `AUTO_MIGRATE` says so.
+async fn connect(config: &Config) -> Result<DatabaseConnection, Box<dyn std::error::Error>> {
+    let (db, _) = db::connect(config, false).await?;
+    if config.database.auto_migrate {
+        Migrator::up(&db, None).await?;
+    }
+    Ok(db)
 }
 
 async fn create_user(
@@ -142,16 +152,12 @@ async fn create_user(
         first
     };
     // The same rules as `register`, checked before touching the database.
-    let passwords =
-        Passwords::new(config.password_hash_concurrency, config.password_hash_queue).await?;
+    let passwords = Passwords::for_settings(&config.sessions).await?;
     let account = accounts::NewAccount::prepare(&passwords, username, email, password, role)
         .await
         .map_err(explain)?;
 
-    let (db, _) = db::connect(config).await?;
-    if config.auto_migrate {
-        Migrator::up(&db, None).await?;
-    }
+    let db = connect(config).await?;
     let txn = domain::begin_write(&db).await?;
     let user = accounts::create(&txn, account).await.map_err(explain)?;
     txn.commit().await?;
@@ -178,7 +184,7 @@ fn explain(e: crate::error::AppError) -> String {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> Result<(), Box<dyn std::error::Error>> {
-    let (db, _) = db::connect(config).await?;
+    let (db, _) = db::connect(config, false).await?;
     match action {
         MigrateAction::Up => Migrator::up(&db, None).await?,
         MigrateAction::Down => Migrator::down(&db, Some(1)).await?,

@@ -60,16 +60,21 @@ impl StatementMeter {
 /// Opens the pool described by `config`, checking that the database answers.
 pub async fn connect(
     config: &Config,
+    record_statements: bool,
 ) -> Result<(DatabaseConnection, Arc<StatementMeter>), StartupError> {
-    let mut options = ConnectOptions::new(config.database_url.clone());
+    let mut options = ConnectOptions::new(config.database.url.expose());
     options
-        .max_connections(config.database_max_connections)
-        .min_connections(if config.is_sqlite() { 1 } else { 0 })
-        .acquire_timeout(config.database_acquire_timeout)
-        .connect_timeout(config.database_acquire_timeout)
+        .max_connections(config.database.max_connections)
+        .min_connections(if config.database.url.is_sqlite() {
+            1
+        } else {
+            0
+        })
+        .acquire_timeout(config.database.acquire_timeout)
+        .connect_timeout(config.database.acquire_timeout)
         .idle_timeout(Duration::from_secs(600))
         // PostgreSQL aborts any statement running longer (no effect on SQLite).
-        .statement_timeout(config.database_statement_timeout)
+        .statement_timeout(config.statement_timeout())
         // Statements are counted below; sqlx's own per-statement log lines are noise.
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
@@ -85,18 +90,18 @@ pub async fn connect(
     let mut db = Database::connect(options).await.map_err(|e| {
         StartupError::new(
             "DATABASE_URL",
-            format!("cannot connect to {}: {e}", config.database_url_redacted()),
+            format!("cannot connect to {}: {e}", config.database.url),
         )
     })?;
     // SQLite opens lazily: make sure the file can really be created and read now.
     db.ping().await.map_err(|e| {
         StartupError::new(
             "DATABASE_URL",
-            format!("cannot use {}: {e}", config.database_url_redacted()),
+            format!("cannot use {}: {e}", config.database.url),
         )
     })?;
 
-    let meter = Arc::new(StatementMeter::new(config.record_statements));
+    let meter = Arc::new(StatementMeter::new(record_statements));
     let m = Arc::clone(&meter);
     db.set_metric_callback(move |info| m.record(&info.statement.sql));
     Ok((db, meter))

@@ -6,7 +6,8 @@
 pub mod auth;
 /// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`.
 pub mod cli;
-/// Typed settings from the environment and `.env`.
+/// Typed settings from the environment and `.env`: each declared once, in its group (database,
+/// sessions, HTTP, GraphQL limits, GraphQL, logging).
 pub mod config;
 /// The connection pool and the statement counter.
 pub mod db;

@@ -21,44 +21,57 @@ use crate::http::{self, AppState};
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    config: Config,
+    harness: Harness,
+}
+
+/// What only tests turn on: nothing in the environment does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Harness {
+    /// Serve `/__test/panic` and `/__test/sleep/{ms}`, for tests of the panic and timeout layers.
+    pub test_routes: bool,
+    /// Keep the text of recent SQL statements for tests to inspect.
+    pub record_statements: bool,
 }
 
 impl Application {
     /// Connects to the database, migrates and seeds as configured, and binds the listener.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let (db, statements) = db::connect(config).await?;
-        let passwords =
-            Passwords::new(config.password_hash_concurrency, config.password_hash_queue)
-                .await
-                .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
+        Self::build_with(config, Harness::default()).await
+    }
 
-        if config.auto_migrate {
+    /// The same, with test-only switches.
+    pub async fn build_with(config: &Config, harness: Harness) -> Result<Self, StartupError> {
+        let (db, statements) = db::connect(config, harness.record_statements).await?;
+        let passwords = Passwords::for_settings(&config.sessions)
+            .await
+            .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
+
+        if config.database.auto_migrate {
             Migrator::up(&db, None)
                 .await
                 .map_err(|e| StartupError::new("AUTO_MIGRATE", format!("migrating failed: {e}")))?;
         }
-        if config.seed_demo {
+        if config.database.seed_demo {
             seed_if_empty(&db, &passwords).await?;
         }
 
-        let address = format!("{}:{}", config.host, config.port);
+        let address = format!("{}:{}", config.http.host, config.http.port);
         let listener = TcpListener::bind(&address).await.map_err(|e| {
             StartupError::new("HOST/PORT", format!("cannot listen on {address}: {e}"))
         })?;
 
         let auth = AuthServices {
             passwords,
-            cookies: SessionCookies::new(config),
+            cookies: SessionCookies::new(&config.sessions),
             lifetimes: sessions::Lifetimes {
-                absolute: config.session_ttl,
-                idle: config.session_idle_ttl,
+                absolute: config.sessions.ttl,
+                idle: config.sessions.idle_ttl,
             },
             limits: throttle::Limits {
-                per_account: config.login_max_failures_per_account,
-                per_client: config.login_max_failures_per_client,
-                registrations_per_client: config.register_max_per_client,
-                window: config.login_failure_window,
+                per_account: config.sessions.login_max_failures_per_account,
+                per_client: config.sessions.login_max_failures_per_client,
+                registrations_per_client: config.sessions.register_max_per_client,
+                window: config.sessions.login_failure_window,
             },
         };
         let schema = graphql::build(
@@ -75,13 +88,11 @@ impl Application {
                 schema,
                 auth,
                 statements,
-                app_env: config.app_env,
-                limits: config.limits,
-                documents: Arc::new(DocumentCache::new(config.graphql_document_cache)),
+                config: Arc::new(config.clone()),
+                documents: Arc::new(DocumentCache::new(config.graphql.document_cache)),
                 graphql_requests: Arc::default(),
-                trusted_proxies: config.trusted_proxies.clone().into(),
             },
-            config: config.clone(),
+            harness,
         })
     }
 
@@ -109,8 +120,8 @@ impl Application {
     /// up to `SHUTDOWN_TIMEOUT`) and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         if let Some(open_files) = http::serve::raise_open_files_limit() {
-            let needed = self.config.http_max_connections as u64
-                + u64::from(self.config.database_max_connections)
+            let needed = self.state.config.http.max_connections as u64
+                + u64::from(self.state.config.database.max_connections)
                 + 64;
             if open_files < needed {
                 tracing::warn!(
@@ -120,17 +131,17 @@ impl Application {
                 );
             }
         }
-        let router = http::router(self.state.clone(), &self.config);
+        let router = http::router(self.state.clone(), self.harness.test_routes);
         let limits = http::serve::ConnectionLimits {
-            header_read_timeout: self.config.http_header_read_timeout,
-            max_connections: self.config.http_max_connections,
+            header_read_timeout: self.state.config.http.header_read_timeout,
+            max_connections: self.state.config.http.max_connections,
         };
         let (stopping, mut stopped) = tokio::sync::watch::channel(false);
         let server = http::serve::serve(self.listener, router, limits, async move {
             shutdown_signal().await;
             stopping.send_replace(true);
         });
-        let grace = self.config.shutdown_timeout;
+        let grace = self.state.config.http.shutdown_timeout;
         let deadline = async move {
             if stopped.wait_for(|s| *s).await.is_err() {
                 std::future::pending::<()>().await;

@@ -92,6 +92,15 @@ impl PasswordStats {
 }
 
 impl Passwords {
+    /// The hasher `PASSWORD_HASH_CONCURRENCY` and `PASSWORD_HASH_QUEUE` describe.
+    pub async fn for_settings(settings: &crate::config::Sessions) -> Result<Self, AppError> {
+        Self::new(
+            settings.password_hash_concurrency,
+            settings.password_hash_queue,
+        )
+        .await
+    }
+
     /// Prepares the hasher (computing the dummy hash once): `concurrency` computations at once,
     /// and `queue` more waiting.
     pub async fn new(concurrency: usize, queue: usize) -> Result<Self, AppError> {

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tower_cookies::cookie::{SameSite, time};
 use tower_cookies::{Cookie, Cookies, Key};
 
-use crate::config::Config;
+use crate::config::Sessions;
 
 /// The cookie's name over plain HTTP (development).
 pub const COOKIE_NAME: &str = "tkc_session";
@@ -24,11 +24,11 @@ pub struct SessionCookies {
 }
 
 impl SessionCookies {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Sessions) -> Self {
         Self {
             key: Key::from(config.secret_key.as_bytes()),
             secure: config.cookie_secure,
-            max_age: config.session_ttl,
+            max_age: config.ttl,
         }
     }
 

@@ -63,7 +63,7 @@ pub struct Options {
 impl Options {
     pub fn from_config(config: &Config) -> Self {
         Self {
-            introspection: config.introspection,
+            introspection: config.graphql.introspection,
         }
     }
 }

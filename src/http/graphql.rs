@@ -132,7 +132,7 @@ pub async fn post_handler(State(state): State<AppState>, http: Request) -> Respo
             Err(message) => return bad_request(media, message),
         },
         PostBody::Batch(list) => {
-            let max = state.limits.batch;
+            let max = state.config.limits.batch;
             if list.is_empty() || list.len() > max {
                 return bad_request(media, &format!("a batch holds 1 to {max} operations"));
             }
@@ -205,7 +205,7 @@ fn admit(
     mut request: async_graphql::Request,
     state: &AppState,
 ) -> Result<async_graphql::Request, Box<async_graphql::Response>> {
-    match crate::graphql::admit(&mut request, &state.limits, &state.documents) {
+    match crate::graphql::admit(&mut request, &state.config.limits, &state.documents) {
         Ok(()) => Ok(request),
         Err(error) => Err(Box::new(async_graphql::Response::from_errors(vec![error]))),
     }
@@ -242,7 +242,7 @@ async fn execute(
     state
         .graphql_requests
         .fetch_add(names.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let budget = Arc::new(ResponseBudget::new(state.limits.response_bytes));
+    let budget = Arc::new(ResponseBudget::new(state.config.limits.response_bytes));
     let loaders = Loaders::new(state.db.clone());
     let runs = requests.into_iter().map(|request| {
         let data = (
@@ -262,7 +262,7 @@ async fn execute(
                         .data(data.3)
                         .data(data.4);
                     let mut response = state.schema.execute(request).await;
-                    crate::graphql::finish(&mut response, state.limits.errors);
+                    crate::graphql::finish(&mut response, state.config.limits.errors);
                     response
                 }
                 Err(refused) => *refused,

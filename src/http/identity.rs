@@ -30,7 +30,9 @@ impl FromRequestParts<AppState> for RequestIdentity {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let client_ip = ClientIp(match peer {
-            Some(peer) => client_address(peer, &parts.headers, &state.trusted_proxies).to_string(),
+            Some(peer) => {
+                client_address(peer, &parts.headers, &state.config.http.trusted_proxies).to_string()
+            }
             None => "unknown".to_owned(),
         });
         let Some(cookies) = parts.extensions.get::<Cookies>().cloned() else {

@@ -24,7 +24,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::AuthServices;
-use crate::config::{AppEnv, Config, GraphqlLimits};
+use crate::config::{Config, Origin};
 use crate::db::StatementMeter;
 use crate::error::Code;
 use crate::graphql::AppSchema;
@@ -40,18 +40,17 @@ pub struct AppState {
     pub schema: AppSchema,
     pub auth: AuthServices,
     pub statements: Arc<StatementMeter>,
-    pub app_env: AppEnv,
-    pub limits: GraphqlLimits,
+    /// Every setting.
+    pub config: Arc<Config>,
     /// Parsed documents by their text.
     pub documents: Arc<DocumentCache>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// GraphQL requests answered (each operation of a batch counts).
     pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Every route of the server, with its layers.
-pub fn router(state: AppState, config: &Config) -> Router {
+/// Every route of the server, with its layers (and the test-only routes when asked).
+pub fn router(state: AppState, test_routes: bool) -> Router {
+    let config = Arc::clone(&state.config);
     let mut router = Router::new()
         .route(
             "/graphql",
@@ -61,17 +60,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
         )
         .route("/health", get(health::ready))
         .route("/live", get(health::live));
-    if config.playground {
+    if config.http.playground {
         router = router
             .route("/", get(playground::page))
             .route("/playground", get(playground::page))
             .route("/playground/operations.json", get(playground::operations))
             .route("/playground/{*path}", get(playground::asset));
     }
-    if config.metrics {
+    if config.http.metrics {
         router = router.route("/metrics", get(health::metrics));
     }
-    if config.test_routes {
+    if test_routes {
         router = router
             .route("/__test/panic", get(test_panic))
             .route("/__test/sleep/{ms}", get(test_sleep));
@@ -79,7 +78,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let mut router = router
         .layer(CookieManagerLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    if let Some(cors) = cors(&config.cors_allowed_origins) {
+    if let Some(cors) = cors(&config.http.cors_allowed_origins) {
         router = router
             .layer(cors)
             .layer(axum::middleware::map_response(only_for_allowed_origins));
@@ -95,7 +94,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(axum::middleware::from_fn_with_state(
-            config.request_timeout,
+            config.http.request_timeout,
             timeout,
         ))
         .layer(CatchPanicLayer::custom(panicked))
@@ -124,13 +123,13 @@ async fn timeout(
 
 /// Cross-origin access with credentials for exactly the configured origins; none configured means
 /// no CORS headers at all (browsers then refuse other origins).
-fn cors(origins: &[String]) -> Option<CorsLayer> {
+fn cors(origins: &[Origin]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .filter_map(|o| HeaderValue::from_str(o.as_str()).ok())
         .collect();
     Some(
         CorsLayer::new()
@@ -179,7 +178,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-/// Test-only (see `Config::test_routes`): a handler that panics.
+/// Test-only (see `Harness::test_routes`): a handler that panics.
 async fn test_panic() -> &'static str {
     panic!("a test asked for a panic")
 }

@@ -122,7 +122,7 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, bool)] = &[
 
 /// `GET /playground/operations.json`: the tabs to open (the demo login in development only).
 pub async fn operations(State(state): State<AppState>) -> Json<Vec<Operation>> {
-    let development = state.app_env == AppEnv::Development;
+    let development = state.config.app_env == AppEnv::Development;
     Json(
         OPERATIONS
             .iter()

@@ -224,8 +224,7 @@ async fn every_refusal_on_graphql_is_a_coded_graphql_error() {
 #[tokio::test]
 async fn a_timed_out_request_is_a_coded_error() {
     let app = TestApp::spawn_with(|c| {
-        c.test_routes = true;
-        c.request_timeout = Duration::from_millis(200);
+        c.http.request_timeout = Duration::from_millis(200);
     })
     .await;
     let response = app.get("/__test/sleep/3000").await;
@@ -282,7 +281,7 @@ async fn a_later_root_mutation_field_runs_as_who_the_user_is_now() {
 #[tokio::test]
 async fn a_cached_document_is_still_measured_with_each_requests_variables() {
     for cache in [1000, 0] {
-        let app = TestApp::spawn_with(|c| c.graphql_document_cache = cache).await;
+        let app = TestApp::spawn_with(|c| c.graphql.document_cache = cache).await;
         let query = "query($n: Int) { users(first: $n) { edges { node { posts(first: 20) { edges { node { title } } } } } } }";
         for _ in 0..3 {
             app.query(query, json!({ "n": 5 })).await;

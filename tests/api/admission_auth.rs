@@ -104,7 +104,7 @@ async fn a_batch_of_ten_logins_checks_at_most_five_passwords() {
 
 #[tokio::test]
 async fn a_burst_from_one_client_checks_no_more_passwords_than_its_limit() {
-    let app = TestApp::spawn_with(|c| c.login_max_failures_per_client = 10).await;
+    let app = TestApp::spawn_with(|c| c.sessions.login_max_failures_per_client = 10).await;
     let client = app.anonymous();
     // Nine failures on record, then a burst of sixty.
     for i in 0..9 {
@@ -214,7 +214,7 @@ async fn registering_a_taken_name_or_email_computes_no_hash() {
 
 #[tokio::test]
 async fn a_client_registering_beyond_its_limit_is_throttled_before_any_hash() {
-    let app = TestApp::spawn_with(|c| c.register_max_per_client = 3).await;
+    let app = TestApp::spawn_with(|c| c.sessions.register_max_per_client = 3).await;
     app.borrower("ada").await;
     let client = app.anonymous();
     for name in ["ada", "ada"] {
@@ -265,8 +265,8 @@ async fn at_once(
 #[tokio::test]
 async fn when_the_hash_queue_is_full_logins_and_registrations_are_refused_at_once() {
     let app = TestApp::spawn_with(|c| {
-        c.password_hash_concurrency = 1;
-        c.password_hash_queue = 1;
+        c.sessions.password_hash_concurrency = 1;
+        c.sessions.password_hash_queue = 1;
     })
     .await;
     app.borrower("ada").await;

@@ -184,7 +184,7 @@ async fn the_session_cookie_has_safe_attributes() {
 
 #[tokio::test]
 async fn a_secure_cookie_is_named_with_the_host_prefix() {
-    let app = TestApp::spawn_with(|c| c.cookie_secure = true).await;
+    let app = TestApp::spawn_with(|c| c.sessions.cookie_secure = true).await;
     let cookie = register_set_cookie(&app).await;
 
     assert!(cookie.starts_with("__Host-tkc_session="), "{cookie}");
@@ -442,7 +442,7 @@ async fn an_idle_session_expires_and_is_purged() {
 
 #[tokio::test]
 async fn an_expired_session_is_refused() {
-    let app = TestApp::spawn_with(|c| c.session_ttl = std::time::Duration::from_secs(1)).await;
+    let app = TestApp::spawn_with(|c| c.sessions.ttl = std::time::Duration::from_secs(1)).await;
     let (ada, _) = app.borrower("ada").await;
     app.db
         .execute_unprepared("UPDATE sessions SET expires_at = created_at")

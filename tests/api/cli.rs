@@ -224,7 +224,7 @@ async fn create_user_makes_an_admin_who_can_sign_in() {
     );
 
     let mut config = crate::helpers::test_config(&db.url);
-    config.auto_migrate = false;
+    config.database.auto_migrate = false;
     let app = tkc_library::startup::Application::build(&config)
         .await
         .unwrap();

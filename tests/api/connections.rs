@@ -16,9 +16,8 @@ const MARGIN: Duration = Duration::from_secs(4);
 
 async fn app_with(header_timeout: Duration, max_connections: usize) -> TestApp {
     TestApp::spawn_with(|c| {
-        c.http_header_read_timeout = header_timeout;
-        c.http_max_connections = max_connections;
-        c.test_routes = true;
+        c.http.header_read_timeout = header_timeout;
+        c.http.max_connections = max_connections;
     })
     .await
 }

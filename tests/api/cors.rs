@@ -2,13 +2,19 @@
 
 use reqwest::Method;
 
+use tkc_library::config::{Origin, Setting};
+
 use crate::helpers::TestApp;
 
 const ALLOWED: &str = "https://app.example.org";
 
+fn origin(text: &str) -> Origin {
+    Origin::parse(text).expect("an origin")
+}
+
 #[tokio::test]
 async fn an_allowed_origin_gets_credentials_and_vary() {
-    let app = TestApp::spawn_with(|c| c.cors_allowed_origins = vec![ALLOWED.to_owned()]).await;
+    let app = TestApp::spawn_with(|c| c.http.cors_allowed_origins = vec![origin(ALLOWED)]).await;
 
     let preflight = app
         .client
@@ -68,8 +74,8 @@ async fn an_allowed_origin_gets_credentials_and_vary() {
 
 #[tokio::test]
 async fn other_origins_get_no_cors_headers() {
-    for origins in [vec![ALLOWED.to_owned()], vec![]] {
-        let app = TestApp::spawn_with(|c| c.cors_allowed_origins = origins.clone()).await;
+    for origins in [vec![origin(ALLOWED)], vec![]] {
+        let app = TestApp::spawn_with(|c| c.http.cors_allowed_origins = origins.clone()).await;
         for origin in [
             "https://evil.example",
             "null",

@@ -23,7 +23,7 @@ async fn live_answers_without_the_database_and_health_does_not() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
-    let app = TestApp::spawn_with(|c| c.test_routes = true).await;
+    let app = TestApp::spawn().await;
 
     let response = app.get("/__test/panic").await;
 
@@ -40,8 +40,7 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn a_request_over_the_timeout_is_cut_off() {
     let app = TestApp::spawn_with(|c| {
-        c.test_routes = true;
-        c.request_timeout = Duration::from_millis(300);
+        c.http.request_timeout = Duration::from_millis(300);
     })
     .await;
 
@@ -55,8 +54,8 @@ async fn a_request_over_the_timeout_is_cut_off() {
 #[tokio::test]
 async fn with_the_pool_exhausted_queries_fail_fast_and_typename_and_live_still_answer() {
     let app = TestApp::spawn_with(|c| {
-        c.database_max_connections = 1;
-        c.database_acquire_timeout = Duration::from_secs(1);
+        c.database.max_connections = 1;
+        c.database.acquire_timeout = Duration::from_secs(1);
     })
     .await;
     // Hold the only connection.
@@ -159,7 +158,8 @@ async fn postgresql_connections_carry_the_statement_timeout() {
         return;
     }
     let app =
-        TestApp::spawn_with(|c| c.database_statement_timeout = Duration::from_millis(1500)).await;
+        TestApp::spawn_with(|c| c.database.statement_timeout = Some(Duration::from_millis(1500)))
+            .await;
 
     let row = app
         .db

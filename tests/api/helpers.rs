@@ -14,7 +14,7 @@ use tkc_library::auth::AuthServices;
 use tkc_library::config::Config;
 use tkc_library::db::StatementMeter;
 use tkc_library::entity::{items, posts, sessions, users};
-use tkc_library::startup::Application;
+use tkc_library::startup::{Application, Harness};
 use tokio::sync::OnceCell;
 
 /// Test databases older than this are leftovers of killed runs, swept at start.
@@ -48,7 +48,9 @@ impl TestApp {
     }
 
     async fn start(config: Config, database: Arc<TestDatabase>) -> Self {
-        let app = Application::build(&config).await.expect("the app builds");
+        let app = Application::build_with(&config, HARNESS)
+            .await
+            .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
         let statements = app.statements();
@@ -338,17 +340,21 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_760_000_000 + seconds, 0).expect("a valid time")
 }
 
-/// The configuration tests run with: a free port, no demo data, statements recorded.
+/// Test servers serve the test routes and keep the text of their SQL statements.
+pub const HARNESS: Harness = Harness {
+    test_routes: true,
+    record_statements: true,
+};
+
+/// The configuration tests run with: a free port, no demo data.
 pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::from_lookup(|name| match name {
+    Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.to_owned()),
         "PORT" => Some("0".to_owned()),
         "SEED_DEMO" => Some("false".to_owned()),
         _ => None,
     })
-    .expect("test configuration");
-    config.record_statements = true;
-    config
+    .expect("test configuration")
 }
 
 /// The error codes of a GraphQL response, in order.

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-use tkc_library::config::Config;
+use tkc_library::config::{Config, DatabaseUrl, Setting};
 
 use crate::helpers::{TestApp, error_codes, postgres_url};
 
@@ -178,8 +178,9 @@ async fn behind_a_proxy(configure: impl FnOnce(&mut Config)) -> Option<(Proxy, T
     let proxy = Proxy::start(upstream.clone()).await;
     let proxied = proxy.address.to_string();
     let app = TestApp::spawn_with(|c| {
-        c.database_url = c.database_url.replacen(&upstream, &proxied, 1);
-        c.database_acquire_timeout = Duration::from_secs(2);
+        let url = c.database.url.expose().replacen(&upstream, &proxied, 1);
+        c.database.url = DatabaseUrl::parse(&url).expect("a database URL");
+        c.database.acquire_timeout = Duration::from_secs(2);
         configure(c);
     })
     .await;
@@ -230,7 +231,7 @@ async fn an_outage_answers_service_unavailable_and_the_server_recovers_by_itself
 async fn a_connection_lost_mid_request_answers_service_unavailable() {
     // One connection: each one the trap kills is replaced by a new one that must send the
     // statement's text again (a surviving one would send only a prepared statement's name).
-    let Some((proxy, app)) = behind_a_proxy(|c| c.database_max_connections = 1).await else {
+    let Some((proxy, app)) = behind_a_proxy(|c| c.database.max_connections = 1).await else {
         return;
     };
     // A live connection in the pool that has not prepared the statement trapped below.

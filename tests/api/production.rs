@@ -8,8 +8,8 @@ use crate::helpers::TestApp;
 async fn production(introspection: bool, playground: bool) -> TestApp {
     TestApp::spawn_with(|c| {
         c.app_env = AppEnv::Production;
-        c.introspection = introspection;
-        c.playground = playground;
+        c.graphql.introspection = introspection;
+        c.http.playground = playground;
     })
     .await
 }

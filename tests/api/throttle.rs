@@ -70,7 +70,7 @@ async fn aliased_logins_stop_at_the_first_failure_and_each_operation_counts() {
 
 #[tokio::test]
 async fn a_client_address_is_throttled_across_accounts() {
-    let app = TestApp::spawn_with(|c| c.login_max_failures_per_client = 8).await;
+    let app = TestApp::spawn_with(|c| c.sessions.login_max_failures_per_client = 8).await;
     app.borrower("ada").await;
     let client = app.anonymous();
 
@@ -128,8 +128,8 @@ async fn failures_older_than_the_window_no_longer_count() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     let app = TestApp::spawn_with(|c| {
-        c.login_max_failures_per_client = 3;
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.sessions.login_max_failures_per_client = 3;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let login_from = |forwarded: &'static str, user: String| {
