@@ -140,17 +140,18 @@ impl MigrationTrait for Migration {
 /// A fallback for rows written by something other than the application (a benchmark's seed in
 /// SQL, a hand-written fix): a key left empty is filled in with `lower()` of its value, exact for
 /// ASCII (SQLite's `lower()` folds nothing else). The application always writes the full key
-/// itself, so for its rows the triggers change nothing.
+/// itself, so for its rows the triggers change nothing. (`CREATE OR REPLACE`: `migrate fresh` drops
+/// the tables and their triggers but not the functions, so a fresh run must be able to redo them.)
 fn fallback_triggers(backend: DbBackend) -> &'static [&'static str] {
     match backend {
         DbBackend::Postgres => &[
-            "CREATE FUNCTION users_case_keys() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+            "CREATE OR REPLACE FUNCTION users_case_keys() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
                IF NEW.username_key IS NULL OR NEW.username_key = '' THEN \
                  NEW.username_key := lower(NEW.username); END IF; \
                IF NEW.email_key IS NULL OR NEW.email_key = '' THEN \
                  NEW.email_key := lower(NEW.email); END IF; \
                RETURN NEW; END $$",
-            "CREATE FUNCTION items_case_keys() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+            "CREATE OR REPLACE FUNCTION items_case_keys() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
                IF NEW.name_key IS NULL OR NEW.name_key = '' THEN \
                  NEW.name_key := lower(NEW.name); END IF; \
                RETURN NEW; END $$",

@@ -93,7 +93,10 @@ async fn internal_errors_are_opaque() {
     let app = TestApp::spawn().await;
     app.insert_items([("Dune".to_owned(), at(0))]).await;
     // Break the database behind the server's back: the next query fails inside the driver.
-    app.db.execute_unprepared("DROP TABLE items").await.unwrap();
+    app.db
+        .execute_unprepared("ALTER TABLE items RENAME TO items_gone")
+        .await
+        .unwrap();
 
     let body = app.graphql("{ items { totalCount } }", json!({})).await;
 
