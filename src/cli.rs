@@ -34,6 +34,9 @@ pub enum Command {
     PrintSchema,
     /// Write the demo data (skipping what exists); refused in production.
     SeedDemo,
+    /// Expire the ready holds not picked up in time, handing their items on (each server does it
+    /// every HOLD_SWEEP_INTERVAL; this does it once, now).
+    SweepHolds,
     /// Create an account, e.g. the first admin. The password is read from a prompt, or from
     /// standard input with --password-stdin.
     CreateUser {
@@ -94,6 +97,14 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (config, _log) = start()?;
             create_user(&config, &username, &email, role, password_stdin).await
         }
+        Command::SweepHolds => {
+            let (config, _log) = start()?;
+            let db = connect(&config).await?;
+            let now = crate::clock::Clock::default().now();
+            let expired = domain::lending::sweep_expired_holds(&db, &config.lending, now).await?;
+            println!("expired {expired} ready holds not picked up in time");
+            Ok(())
+        }
         Command::SeedDemo => {
             let (config, _log) = start()?;
             if config.app_env == AppEnv::Production {
@@ -105,10 +116,10 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             let passwords = Passwords::for_settings(&config.sessions).await?;
             let db = connect(&config).await?;
-            let seeded = domain::demo::seed(&db, &passwords).await?;
+            let seeded = domain::demo::seed(&db, &passwords, &config.lending).await?;
             println!(
-                "added {} users, {} items, {} posts (demo accounts: admin/admin, borrower/borrower)",
-                seeded.users, seeded.items, seeded.posts
+                "added {} users, {} items, {} posts, {} loans, {} holds (demo accounts: admin/admin, borrower/borrower)",
+                seeded.users, seeded.items, seeded.posts, seeded.loans, seeded.holds
             );
             Ok(())
         }

@@ -6,8 +6,10 @@
 pub mod auth;
 /// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`.
 pub mod cli;
+/// The time the server goes by (tests move it forward).
+pub mod clock;
 /// Typed settings from the environment and `.env`: each declared once, in its group (database,
-/// sessions, HTTP, GraphQL limits, GraphQL, logging).
+/// sessions, HTTP, GraphQL limits, GraphQL, lending, logging).
 pub mod config;
 /// The connection pool and the statement counter.
 pub mod db;

@@ -9,9 +9,10 @@ use tokio::net::TcpListener;
 use crate::auth::AuthServices;
 use crate::auth::password::Passwords;
 use crate::auth::session::SessionCookies;
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{Config, Lending};
 use crate::db::{self, StatementMeter};
-use crate::domain::{demo, sessions, throttle};
+use crate::domain::{demo, lending, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
 use crate::graphql::documents::DocumentCache;
@@ -22,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     harness: Harness,
+    clock: Clock,
 }
 
 /// What only tests turn on: nothing in the environment does.
@@ -52,7 +54,7 @@ impl Application {
                 .map_err(|e| StartupError::new("AUTO_MIGRATE", format!("migrating failed: {e}")))?;
         }
         if config.database.seed_demo {
-            seed_if_empty(&db, &passwords).await?;
+            seed_if_empty(&db, &passwords, &config.lending).await?;
         }
 
         let address = format!("{}:{}", config.http.host, config.http.port);
@@ -74,10 +76,13 @@ impl Application {
                 window: config.sessions.login_failure_window,
             },
         };
+        let clock = Clock::default();
         let schema = graphql::build(
             graphql::Services {
                 db: db.clone(),
                 auth: auth.clone(),
+                lending: config.lending.clone(),
+                clock: clock.clone(),
             },
             graphql::Options::from_config(config),
         );
@@ -93,6 +98,7 @@ impl Application {
                 graphql_requests: Arc::default(),
             },
             harness,
+            clock,
         })
     }
 
@@ -109,6 +115,11 @@ impl Application {
     /// The counter of executed SQL statements.
     pub fn statements(&self) -> Arc<StatementMeter> {
         Arc::clone(&self.state.statements)
+    }
+
+    /// The clock the lending rules go by (tests move it forward).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The authentication services (for calling the domain's account flows directly).
@@ -137,6 +148,12 @@ impl Application {
             max_connections: self.state.config.http.max_connections,
         };
         let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(sweep_holds(
+            self.state.db.clone(),
+            self.state.config.lending.clone(),
+            self.clock.clone(),
+            stopped.clone(),
+        ));
         let server = http::serve::serve(self.listener, router, limits, async move {
             shutdown_signal().await;
             stopping.send_replace(true);
@@ -152,22 +169,54 @@ impl Application {
             () = server => {},
             () = deadline => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
         }
+        sweeper.abort();
         self.state.db.close().await.ok();
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-async fn seed_if_empty(db: &DatabaseConnection, passwords: &Passwords) -> Result<(), StartupError> {
+/// Every `HOLD_SWEEP_INTERVAL` until the server stops, expires the ready holds past their pickup
+/// time and hands their items on (safe with any number of instances: see
+/// [`lending::sweep_expired_holds`]). A failure is logged and tried again at the next tick.
+async fn sweep_holds(
+    db: DatabaseConnection,
+    rules: Lending,
+    clock: Clock,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let every = rules.hold_sweep_interval;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        match lending::sweep_expired_holds(&db, &rules, clock.now()).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired ready holds not picked up"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+        }
+    }
+}
+
+async fn seed_if_empty(
+    db: &DatabaseConnection,
+    passwords: &Passwords,
+    rules: &Lending,
+) -> Result<(), StartupError> {
     let fail = |e: crate::error::AppError| StartupError::new("SEED_DEMO", format!("{e:?}"));
     if demo::has_users(db).await.map_err(fail)? {
         return Ok(());
     }
-    let seeded = demo::seed(db, passwords).await.map_err(fail)?;
+    let seeded = demo::seed(db, passwords, rules).await.map_err(fail)?;
     tracing::info!(
         users = seeded.users,
         items = seeded.items,
         posts = seeded.posts,
+        loans = seeded.loans,
+        holds = seeded.holds,
         "seeded the demo data; demo accounts: admin/admin and borrower/borrower"
     );
     Ok(())

@@ -188,6 +188,23 @@ settings! {
         introspection: bool = "GRAPHQL_INTROSPECTION", default !ctx.production;
     }
 
+    /// Loans and holds.
+    pub struct Lending {
+        /// How long a loan runs (and a renewal extends it to from now).
+        loan_period: Duration = "LOAN_PERIOD", default 14 * DAY;
+        /// Renewals one loan may have.
+        max_renewals: u32 = "MAX_RENEWALS", default 2, range 0..=100;
+        /// Active loans one member may have at once.
+        max_loans_per_member: u32 = "MAX_LOANS_PER_MEMBER", default 5, range 1..=1000;
+        /// Open holds (waiting or ready) one member may have at once.
+        max_holds_per_member: u32 = "MAX_HOLDS_PER_MEMBER", default 5, range 1..=1000;
+        /// How long a ready hold waits on the hold shelf before it expires and the item goes to
+        /// the next member.
+        hold_pickup_window: Duration = "HOLD_PICKUP_WINDOW", default 7 * DAY;
+        /// How often each server instance expires ready holds past their pickup time.
+        hold_sweep_interval: Duration = "HOLD_SWEEP_INTERVAL", default MINUTE;
+    }
+
     /// Log lines.
     pub struct Logging {
         /// `text` or `json`.
@@ -207,6 +224,7 @@ pub struct Config {
     pub http: Http,
     pub limits: GraphqlLimits,
     pub graphql: Graphql,
+    pub lending: Lending,
     pub logging: Logging,
 }
 
@@ -219,6 +237,7 @@ impl Config {
         Http::NAMES,
         GraphqlLimits::NAMES,
         Graphql::NAMES,
+        Lending::NAMES,
         Logging::NAMES,
     ];
 
@@ -256,6 +275,7 @@ impl Config {
             http: Http::read(&get, &ctx)?,
             limits: GraphqlLimits::read(&get, &ctx)?,
             graphql: Graphql::read(&get, &ctx)?,
+            lending: Lending::read(&get, &ctx)?,
             logging: Logging::read(&get, &ctx)?,
         };
         if ctx.production {

@@ -5,14 +5,17 @@ use chrono::Duration;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Select, TransactionTrait,
 };
 
 use crate::auth::password::{Password, Passwords, random_hex};
+use crate::config::Lending;
 use crate::entity::users::Role;
 use crate::entity::{items, posts, users};
 use crate::error::AppError;
+
+use super::lending;
 
 /// What one run of [`seed`] added.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,6 +23,9 @@ pub struct Seeded {
     pub users: usize,
     pub items: usize,
     pub posts: usize,
+    /// Loans and holds (written with a new catalogue only).
+    pub loans: usize,
+    pub holds: usize,
 }
 
 /// `(username, password, role)`; `None` is a random password nobody knows.
@@ -110,7 +116,11 @@ const POSTS: &[(&str, &str)] = &[
 ];
 
 /// Writes the demo data, skipping every user and item that already exists; in one transaction.
-pub async fn seed(db: &impl TransactionTrait, passwords: &Passwords) -> Result<Seeded, AppError> {
+pub async fn seed(
+    db: &DatabaseConnection,
+    passwords: &Passwords,
+    rules: &Lending,
+) -> Result<Seeded, AppError> {
     // Hash before the transaction: argon2 is slow on purpose, and a write lock should not wait on it.
     let mut hashes = Vec::with_capacity(USERS.len());
     for (_, pass, _) in USERS {
@@ -191,7 +201,61 @@ pub async fn seed(db: &impl TransactionTrait, passwords: &Passwords) -> Result<S
     }
 
     txn.commit().await?;
+    if seeded.items == ITEMS.len() {
+        lend(db, rules, &mut seeded).await?;
+    }
     Ok(seeded)
+}
+
+/// The demo's circulation, through the lending flows at past times: "Dune" on loan to linus with
+/// a queue of three (the demo borrower third), "Kindred" on loan to the demo borrower, and
+/// "Neuromancer" overdue with ada.
+async fn lend(
+    db: &DatabaseConnection,
+    rules: &Lending,
+    seeded: &mut Seeded,
+) -> Result<(), AppError> {
+    let user = |name: &'static str| async move {
+        let found = users::Entity::find()
+            .filter(users::Column::UsernameKey.eq(super::validate::case_key(name)))
+            .one(db)
+            .await?;
+        found
+            .map(|u| u.id)
+            .ok_or(AppError::NotFound { what: "demo user" })
+    };
+    let item = |name: &'static str| async move {
+        let found = items::Entity::find()
+            .filter(items::Column::NameKey.eq(super::validate::case_key(name)))
+            .one(db)
+            .await?;
+        found
+            .map(|i| i.id)
+            .ok_or(AppError::NotFound { what: "demo item" })
+    };
+    let now = super::now();
+    let ago = |days: i64| now - Duration::days(days);
+    let (dune, kindred, neuromancer) = (
+        item("Dune").await?,
+        item("Kindred").await?,
+        item("Neuromancer").await?,
+    );
+    let (borrower, ada, grace, linus) = (
+        user("borrower").await?,
+        user("ada").await?,
+        user("grace").await?,
+        user("linus").await?,
+    );
+    lending::check_out(db, rules, dune, linus, ago(5)).await?;
+    for (member, days) in [(grace, 4), (ada, 3), (borrower, 2)] {
+        lending::place_hold(db, rules, member, dune, ago(days)).await?;
+        seeded.holds += 1;
+    }
+    lending::check_out(db, rules, kindred, borrower, ago(3)).await?;
+    // Checked out 20 days ago for 14: overdue.
+    lending::check_out(db, rules, neuromancer, ada, ago(20)).await?;
+    seeded.loans += 3;
+    Ok(())
 }
 
 /// Whether any user exists: the server seeds a brand-new development database only.

@@ -1,8 +1,10 @@
 //! Business rules as plain async functions over a database connection: no GraphQL, no HTTP.
 
 pub mod accounts;
+pub mod circulation;
 pub mod demo;
 pub mod items;
+pub mod lending;
 pub mod page;
 pub mod posts;
 pub mod sessions;

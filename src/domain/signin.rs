@@ -2,6 +2,7 @@
 //! first, the password hash (the expensive part) last, and owns its write transaction; the GraphQL
 //! resolvers parse arguments, call one of these, set or clear the cookie and shape the answer.
 
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::{accounts, sessions, throttle};
@@ -166,9 +167,17 @@ pub async fn set_role(
     Ok(user)
 }
 
-/// Deletes a user with their posts and sessions (the last admin cannot be deleted: `CONFLICT`).
-pub async fn delete_user(db: &DatabaseConnection, user_id: i64) -> Result<(), AppError> {
+/// Deletes a user with their posts, sessions and holds (the last admin cannot be deleted:
+/// `CONFLICT`). Refused while they have an item on loan (`HAS_ACTIVE_LOANS`); their ready holds
+/// hand their items on, and their past loans stay, without a borrower.
+pub async fn delete_user(
+    db: &DatabaseConnection,
+    rules: &crate::config::Lending,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let txn = super::begin_write(db).await?;
+    super::lending::release_member(&txn, rules, user_id, now).await?;
     accounts::delete(&txn, user_id).await?;
     txn.commit().await?;
     Ok(())

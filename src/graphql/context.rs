@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID};
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use tower_cookies::Cookies;
 
 use super::budget::ResponseBudget;
 use super::loaders::Loaders;
 use crate::auth::{Asker, AuthServices, ClientIp, Identity, Viewer};
+use crate::clock::Clock;
+use crate::config::Lending;
 use crate::error::AppError;
 
 /// What a resolver reads from its context.
@@ -32,6 +35,10 @@ pub trait ContextExt {
     fn cookies(&self) -> Result<&Cookies, AppError>;
     /// The client's address.
     fn client_ip(&self) -> &str;
+    /// The lending rules.
+    fn lending(&self) -> Result<&Lending, AppError>;
+    /// The time now, as the lending rules see it.
+    fn now(&self) -> Result<DateTime<Utc>, AppError>;
     /// Hands out a text field's value, charging its bytes to the response's size budget.
     fn text<'t>(&self, text: &'t str) -> Result<&'t str, AppError>;
 }
@@ -62,6 +69,14 @@ impl ContextExt for Context<'_> {
 
     fn cookies(&self) -> Result<&Cookies, AppError> {
         required(self)
+    }
+
+    fn lending(&self) -> Result<&Lending, AppError> {
+        required(self)
+    }
+
+    fn now(&self) -> Result<DateTime<Utc>, AppError> {
+        required::<Clock>(self).map(Clock::now)
     }
 
     fn client_ip(&self) -> &str {

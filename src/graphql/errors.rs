@@ -77,11 +77,14 @@ fn classify(error: &mut ServerError) {
             extensions(error).set("code", Code::InternalServerError.as_str());
         }
         Some(app) => {
-            let (code, field) = (app.code(), app.field().map(str::to_owned));
+            let (code, field, reason) = (app.code(), app.field().map(str::to_owned), app.reason());
             let ext = extensions(error);
             ext.set("code", code.as_str());
             if let Some(field) = field {
                 ext.set("field", field);
+            }
+            if let Some(reason) = reason {
+                ext.set("reason", reason.as_str());
             }
         }
         None if error.source.is_some() => {

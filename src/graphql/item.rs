@@ -4,14 +4,19 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use tkc_macros::resolvers;
 
+use super::circulation::Wanted;
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
-use crate::domain::{self, items};
-use crate::entity::items::Model;
+use super::lending::{self, Hold, Loan, LoanConnection, item_fields};
+use crate::domain::circulation::LoanFilter;
+use crate::domain::{self, items, lending as circulation_rules};
+use crate::entity::items::{ItemStatus, Model};
+use crate::error::AppError;
 
 /// Something the library lends: a book, a tool, a game.
 pub struct Item(pub Model);
 
+#[resolvers]
 #[Object]
 impl Item {
     /// The item's id.
@@ -38,6 +43,76 @@ impl Item {
     /// When the item joined the catalogue (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// Where the item is in circulation.
+    async fn status(&self) -> ItemStatus {
+        self.0.status
+    }
+
+    /// When the current loan is due back; null unless `ON_LOAN`. Public: members plan with it.
+    async fn due_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(item_fields::due_at(ctx, &self.0).await?)
+    }
+
+    /// How many members wait for the item (`WAITING` holds).
+    async fn hold_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let queue = ctx.loaders()?.circulation.queue(self.0.id).await?;
+        Ok(i32::try_from(queue.len()).unwrap_or(i32::MAX))
+    }
+
+    /// When a hold placed now could expect the item (an estimate); null when `AVAILABLE`.
+    async fn expected_available_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        if self.0.status == ItemStatus::Available {
+            return Ok(None);
+        }
+        let waiting = ctx.loaders()?.circulation.queue(self.0.id).await?.len();
+        Ok(lending::expected_at(ctx, self.0.id, waiting + 1).await?)
+    }
+
+    /// The signed-in member's open hold on the item; null for anonymous callers or none.
+    async fn my_hold(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Hold>> {
+        Ok(item_fields::my_hold(ctx, self.0.id).await?)
+    }
+
+    /// The item's current loan: shown to its borrower and to admins, null for everyone else.
+    async fn current_loan(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Loan>> {
+        Ok(item_fields::current_loan(ctx, self.0.id).await?)
+    }
+
+    /// The item's loans, newest first.
+    #[requires_role(Admin)]
+    #[page(loans)]
+    async fn loans(&self, ctx: &Context<'_>) -> async_graphql::Result<LoanConnection> {
+        let filter = LoanFilter {
+            item_id: Some(self.0.id),
+            ..LoanFilter::default()
+        };
+        lending::loan_page(ctx, filter, first, after).await
+    }
+}
+
+impl Item {
+    /// What a page of items loads ahead, as its `edges.node` selection asks: the active loans,
+    /// the queues and the signed-in member's holds, one statement each.
+    async fn prefetch(ctx: &Context<'_>, rows: &[Model]) -> Result<(), AppError> {
+        let node = ctx.look_ahead().field("edges").field("node");
+        let has = |field: &str| node.field(field).exists();
+        let wanted = Wanted {
+            loans: has("dueAt") || has("currentLoan") || has("expectedAvailableAt"),
+            queues: has("holdCount") || has("expectedAvailableAt"),
+            holds: has("myHold"),
+        };
+        let member = ctx.identity().viewer().map(|v| v.user.id);
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let loaders = ctx.loaders()?;
+        loaders
+            .circulation
+            .prefetch(ctx.db()?, &ids, wanted, member)
+            .await
     }
 }
 
@@ -72,6 +147,7 @@ impl ItemQuery {
             items::count(db, search),
         )
         .await?;
+        Item::prefetch(ctx, &loaded.0.rows).await?;
         Ok(ItemConnection::new(loaded, &request, Item))
     }
 }
@@ -133,11 +209,13 @@ impl ItemMutation {
         Ok(Item(item))
     }
 
-    /// Removes an item from the catalogue; returns its id.
+    /// Removes an item from the catalogue with its loan history; returns its id. Refused while
+    /// the item is on loan (`ITEM_ON_LOAN`); its open holds are cancelled.
     #[requires_role(Admin)]
     async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let item_id = parse_id("id", &id)?;
         let txn = domain::begin_write(ctx.db()?).await?;
+        circulation_rules::release_item(&txn, item_id, ctx.now()?).await?;
         items::delete(&txn, item_id).await?;
         txn.commit().await?;
         Ok(id)

@@ -21,11 +21,14 @@ pub struct Loaders {
     users: Arc<DataLoader<UsersById, HashMapCache>>,
     post_counts: Arc<DataLoader<PostCountByAuthor, HashMapCache>>,
     author_posts: Arc<DataLoader<PostsByAuthor, HashMapCache>>,
+    /// Loans and holds.
+    pub circulation: super::circulation::Circulation,
 }
 
 impl Loaders {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
+            circulation: super::circulation::Circulation::new(&db),
             db: db.clone(),
             users: Arc::new(DataLoader::with_cache(
                 UsersById(db.clone()),

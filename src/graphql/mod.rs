@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod budget;
+pub mod circulation;
 mod connection;
 pub mod context;
 pub mod documents;
@@ -11,6 +12,7 @@ mod errors;
 mod expansion;
 mod fields;
 mod item;
+mod lending;
 mod limits;
 pub mod loaders;
 mod post;
@@ -30,6 +32,7 @@ pub use limits::admit;
 #[derive(MergedObject, Default)]
 pub struct Query(
     item::ItemQuery,
+    lending::LendingQuery,
     post::PostQuery,
     user::UserQuery,
     auth::AuthQuery,
@@ -40,6 +43,7 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     item::ItemMutation,
+    lending::LendingMutation,
     post::PostMutation,
     user::UserMutation,
 );
@@ -51,6 +55,10 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Services {
     pub db: DatabaseConnection,
     pub auth: crate::auth::AuthServices,
+    /// The lending rules (`LOAN_PERIOD` and the rest).
+    pub lending: crate::config::Lending,
+    /// The time the lending rules go by.
+    pub clock: crate::clock::Clock,
 }
 
 /// How the schema behaves: production hides introspection. (The cost limits are checked before
@@ -76,7 +84,12 @@ pub fn build(services: Services, options: Options) -> AppSchema {
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.data(services.db).data(services.auth).finish()
+    builder
+        .data(services.db)
+        .data(services.auth)
+        .data(services.lending)
+        .data(services.clock)
+        .finish()
 }
 
 /// The schema as `schema.graphql` shows it: every type, for printing (it is never executed).

@@ -10,10 +10,12 @@ use tkc_macros::resolvers;
 
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
+use super::lending::{HoldConnection, LoanConnection, hold_page, loan_page};
 use super::post::{self, Post, PostConnection};
 use crate::auth::Identity;
+use crate::domain::circulation::LoanFilter;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{signin, users};
+use crate::domain::{lending, signin, users};
 use crate::entity::users::Model;
 use crate::error::AppError;
 
@@ -138,6 +140,41 @@ impl User {
         let n = ctx.loaders()?.post_count(self.row.id).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
+
+    /// The user's loans, newest first (`active`: only those not returned, or only the returned);
+    /// null unless the viewer is this user or an admin.
+    #[page(loans)]
+    async fn loans(
+        &self,
+        ctx: &Context<'_>,
+        active: Option<bool>,
+    ) -> async_graphql::Result<Option<LoanConnection>> {
+        if !lending::may_see_member(ctx.identity().viewer(), Some(self.row.id)) {
+            return Ok(None);
+        }
+        let filter = LoanFilter {
+            borrower_id: Some(self.row.id),
+            active,
+            ..LoanFilter::default()
+        };
+        Ok(Some(loan_page(ctx, filter, first, after).await?))
+    }
+
+    /// The user's holds, newest first (`active`: only the open ones, or only the ended); null
+    /// unless the viewer is this user or an admin.
+    #[page(holds)]
+    async fn holds(
+        &self,
+        ctx: &Context<'_>,
+        active: Option<bool>,
+    ) -> async_graphql::Result<Option<HoldConnection>> {
+        if !lending::may_see_member(ctx.identity().viewer(), Some(self.row.id)) {
+            return Ok(None);
+        }
+        Ok(Some(
+            hold_page(ctx, self.row.id, active, first, after).await?,
+        ))
+    }
 }
 
 connection!(UserConnection, UserEdge, User, "users", "A user");
@@ -226,7 +263,7 @@ impl UserMutation {
     #[requires_role(Admin)]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user_id = parse_id("id", &id)?;
-        signin::delete_user(ctx.db()?, user_id).await?;
+        signin::delete_user(ctx.db()?, ctx.lending()?, user_id, ctx.now()?).await?;
         if ctx
             .identity()
             .viewer()

@@ -113,6 +113,38 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, bool)] = &[
         false,
     ),
     (
+        "My loans and holds",
+        include_str!("../../playground/operations/my-lending.graphql"),
+        None,
+        false,
+    ),
+    (
+        "Place a hold",
+        include_str!("../../playground/operations/place-hold.graphql"),
+        Some(include_str!("../../playground/operations/place-hold.json")),
+        false,
+    ),
+    (
+        "Admin: check out",
+        include_str!("../../playground/operations/check-out.graphql"),
+        Some(include_str!("../../playground/operations/check-out.json")),
+        false,
+    ),
+    (
+        "Admin: return",
+        include_str!("../../playground/operations/return-item.graphql"),
+        Some(include_str!("../../playground/operations/return-item.json")),
+        false,
+    ),
+    (
+        "Admin: overdue loans",
+        include_str!("../../playground/operations/overdue-loans.graphql"),
+        Some(include_str!(
+            "../../playground/operations/overdue-loans.json"
+        )),
+        false,
+    ),
+    (
         "Log out",
         include_str!("../../playground/operations/logout.graphql"),
         None,

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use tkc_library::auth::AuthServices;
+use tkc_library::clock::Clock;
 use tkc_library::config::Config;
 use tkc_library::db::StatementMeter;
 use tkc_library::entity::{items, posts, sessions, users};
@@ -29,7 +30,10 @@ pub struct TestApp {
     pub statements: Arc<StatementMeter>,
     /// The server's authentication services, for calling the domain's flows directly.
     pub auth: AuthServices,
-    config: Config,
+    /// The server's clock: `advance` it to reach a due date without sleeping.
+    pub clock: Clock,
+    /// The settings the server runs with.
+    pub config: Config,
     _database: Arc<TestDatabase>,
 }
 
@@ -55,6 +59,7 @@ impl TestApp {
         let db = app.db().clone();
         let statements = app.statements();
         let auth = app.auth().clone();
+        let clock = app.clock().clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
@@ -62,6 +67,7 @@ impl TestApp {
             db,
             statements,
             auth,
+            clock,
             config,
             _database: database,
         }

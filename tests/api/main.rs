@@ -16,6 +16,8 @@ mod hardening;
 mod health;
 mod helpers;
 mod http;
+mod lending;
+mod lending_concurrency;
 mod limits;
 mod migrations;
 mod mutations;

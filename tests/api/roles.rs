@@ -1,13 +1,16 @@
 //! `@requiresRole`: every field the schema marks is refused to the wrong role, with nothing changed.
 
-use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
+use async_graphql::parser::types::{
+    BaseType, FieldDefinition, Type, TypeKind, TypeSystemDefinition,
+};
 use serde_json::json;
 
 use crate::helpers::{TestApp, at, error_codes};
 
-/// `(operation, field name)` for every field of `schema.graphql` carrying `@requiresRole(role: ADMIN)`,
-/// each a complete operation with valid placeholder arguments.
-fn guarded_operations() -> Vec<(String, String)> {
+/// `(operation, path of the field)` for every field of `schema.graphql` carrying
+/// `@requiresRole(role: ADMIN)`, at the root or on another type, each a complete operation with
+/// valid placeholder arguments.
+fn guarded_operations() -> Vec<(String, Vec<String>)> {
     let sdl =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     let doc = async_graphql::parser::parse_schema(&sdl).unwrap();
@@ -48,45 +51,83 @@ fn guarded_operations() -> Vec<(String, String)> {
         }
     }
 
+    let guarded = |field: &FieldDefinition| {
+        field.directives.iter().any(|d| {
+            d.node.name.node == "requiresRole"
+                && d.node.get_argument("role").map(|v| v.node.to_string()) == Some("ADMIN".into())
+        })
+    };
+    // `name(args) { __typename }` (no selection for a scalar), with placeholder arguments.
+    let call = |field: &FieldDefinition| {
+        let args: Vec<String> = field
+            .arguments
+            .iter()
+            .map(|a| format!("{}: {}", a.node.name.node, value(&a.node.ty.node, &types)))
+            .collect();
+        let mut base = &field.ty.node.base;
+        while let BaseType::List(inner) = base {
+            base = &inner.base;
+        }
+        let selection = match base {
+            BaseType::Named(n) if matches!(types.get(n.as_str()), Some(TypeKind::Object(_))) => {
+                " { __typename }"
+            }
+            _ => "",
+        };
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!("({})", args.join(", "))
+        };
+        format!("{}{args}{selection}", field.name.node)
+    };
+
     let mut operations = Vec::new();
     for (root, keyword) in [("Query", "query"), ("Mutation", "mutation")] {
         let Some(TypeKind::Object(object)) = types.get(root) else {
             continue;
         };
-        for field in &object.fields {
-            let guarded = field.node.directives.iter().any(|d| {
-                d.node.name.node == "requiresRole"
-                    && d.node.get_argument("role").map(|v| v.node.to_string())
-                        == Some("ADMIN".into())
-            });
-            if !guarded {
-                continue;
-            }
-            let args: Vec<String> = field
+        for field in object.fields.iter().filter(|f| guarded(&f.node)) {
+            let name = field.node.name.node.to_string();
+            operations.push((format!("{keyword} {{ {} }}", call(&field.node)), vec![name]));
+        }
+    }
+    // A guarded field of another type is reached through the root query field that returns one
+    // object of that type (`item(id:)` for `Item`).
+    let Some(TypeKind::Object(query)) = types.get("Query") else {
+        panic!("no Query type");
+    };
+    for (type_name, kind) in &types {
+        let TypeKind::Object(object) = kind else {
+            continue;
+        };
+        if matches!(type_name.as_str(), "Query" | "Mutation" | "Subscription") {
+            continue;
+        }
+        for field in object.fields.iter().filter(|f| guarded(&f.node)) {
+            let root = query
+                .fields
+                .iter()
+                .find(|q| matches!(&q.node.ty.node.base, BaseType::Named(n) if n == type_name))
+                .unwrap_or_else(|| panic!("no root field returns {type_name}"));
+            let args: Vec<String> = root
                 .node
                 .arguments
                 .iter()
                 .map(|a| format!("{}: {}", a.node.name.node, value(&a.node.ty.node, &types)))
                 .collect();
-            let mut base = &field.node.ty.node.base;
-            while let BaseType::List(inner) = base {
-                base = &inner.base;
-            }
-            let selection = match base {
-                BaseType::Named(n)
-                    if matches!(types.get(n.as_str()), Some(TypeKind::Object(_))) =>
-                {
-                    "{ __typename }"
-                }
-                _ => "",
-            };
-            let name = field.node.name.node.to_string();
-            let args = if args.is_empty() {
-                String::new()
-            } else {
-                format!("({})", args.join(", "))
-            };
-            operations.push((format!("{keyword} {{ {name}{args} {selection} }}"), name));
+            operations.push((
+                format!(
+                    "query {{ {}({}) {{ {} }} }}",
+                    root.node.name.node,
+                    args.join(", "),
+                    call(&field.node)
+                ),
+                vec![
+                    root.node.name.node.to_string(),
+                    field.node.name.node.to_string(),
+                ],
+            ));
         }
     }
     operations
@@ -101,16 +142,21 @@ async fn every_requires_role_field_refuses_the_anonymous_and_borrowers_and_chang
     app.insert_posts([(admin_id, "hello".to_owned(), at(1))])
         .await;
     let operations = guarded_operations();
-    let names: Vec<&str> = operations.iter().map(|(_, n)| n.as_str()).collect();
+    let names: Vec<String> = operations.iter().map(|(_, path)| path.join(".")).collect();
     for expected in [
         "createItem",
         "updateItem",
         "deleteItem",
         "setUserRole",
         "deleteUser",
+        "loans",
+        "checkOut",
+        "returnItem",
+        "setItemAvailable",
+        "item.loans",
     ] {
         assert!(
-            names.contains(&expected),
+            names.iter().any(|n| n == expected),
             "{expected} is not marked: {names:?}"
         );
     }
@@ -123,7 +169,7 @@ async fn every_requires_role_field_refuses_the_anonymous_and_borrowers_and_chang
             ["UNAUTHENTICATED"],
             "{operation}: {body}"
         );
-        assert_eq!(body["errors"][0]["path"], json!([name]));
+        assert_eq!(body["errors"][0]["path"], json!(name));
 
         let body = borrower.graphql(operation, json!({})).await;
         assert_eq!(error_codes(&body), ["FORBIDDEN"], "{operation}: {body}");
