@@ -13,11 +13,12 @@ pub mod clock;
 pub mod config;
 /// The connection pool and the statement counter.
 pub mod db;
-/// Business rules as plain functions over a database connection.
+/// Business rules as plain functions over a database connection (lending: loans and holds).
 pub mod domain;
 /// SeaORM entities: the rows of each table.
 pub mod entity;
-/// The one error type, every `extensions.code` (`Code`), and start-up errors.
+/// The one error type, every `extensions.code` (`Code`) and lending refusal (`Reason`), and
+/// start-up errors.
 pub mod error;
 /// The GraphQL schema: admission (cost limits), resolvers, role guards, batch loaders, and the
 /// mapping of errors to their codes.
