@@ -26,3 +26,21 @@ impl Clock {
         self.offset_micros.fetch_add(micros, Ordering::Relaxed);
     }
 }
+
+/// Where a flow reads the time, once it holds its locks (so that times follow the order in which
+/// flows commit): a [`Clock`], or a fixed instant (the demo's past, a test's).
+pub trait Now: Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+impl Now for Clock {
+    fn now(&self) -> DateTime<Utc> {
+        Clock::now(self)
+    }
+}
+
+impl Now for DateTime<Utc> {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+    }
+}

@@ -184,7 +184,7 @@ pub async fn delete(db: &impl ConnectionTrait, user_id: i64) -> Result<(), AppEr
 
 /// On PostgreSQL, locks the admins' rows so that two admins demoting each other cannot both
 /// succeed. (SQLite write transactions begin IMMEDIATE, which already serializes them.)
-async fn lock_admins(db: &impl ConnectionTrait) -> Result<(), AppError> {
+pub(super) async fn lock_admins(db: &impl ConnectionTrait) -> Result<(), AppError> {
     if db.get_database_backend() == DbBackend::Postgres {
         Users::find()
             .select_only()

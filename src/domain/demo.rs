@@ -115,7 +115,8 @@ const POSTS: &[(&str, &str)] = &[
     ("Recommendation", "If you liked Dune, try Hyperion next."),
 ];
 
-/// Writes the demo data, skipping every user and item that already exists; in one transaction.
+/// Writes the demo data, skipping every user and item that already exists, in one transaction;
+/// then, when nothing was ever lent, the demo's circulation through the lending flows.
 pub async fn seed(
     db: &DatabaseConnection,
     passwords: &Passwords,
@@ -201,13 +202,14 @@ pub async fn seed(
     }
 
     txn.commit().await?;
-    if seeded.items == ITEMS.len() {
+    if crate::entity::loans::Entity::find().count(db).await? == 0 {
         lend(db, rules, &mut seeded).await?;
     }
     Ok(seeded)
 }
 
-/// The demo's circulation, through the lending flows at past times: "Dune" on loan to linus with
+/// The demo's circulation, through the lending flows at past times (each flow its own
+/// transaction): "Dune" on loan to linus with
 /// a queue of three (the demo borrower third), "Kindred" on loan to the demo borrower, and
 /// "Neuromancer" overdue with ada.
 async fn lend(
@@ -246,14 +248,18 @@ async fn lend(
         user("grace").await?,
         user("linus").await?,
     );
-    lending::check_out(db, rules, dune, linus, ago(5)).await?;
+    lending::check_out(db, rules, dune, linus, &ago(5)).await?;
     for (member, days) in [(grace, 4), (ada, 3), (borrower, 2)] {
-        lending::place_hold(db, rules, member, dune, ago(days)).await?;
+        lending::place_hold(db, rules, member, dune, &ago(days)).await?;
         seeded.holds += 1;
     }
-    lending::check_out(db, rules, kindred, borrower, ago(3)).await?;
-    // Checked out 20 days ago for 14: overdue.
-    lending::check_out(db, rules, neuromancer, ada, ago(20)).await?;
+    lending::check_out(db, rules, kindred, borrower, &ago(3)).await?;
+    // Checked out a loan period and a day ago: overdue by a day.
+    let overdue = chrono::TimeDelta::from_std(rules.loan_period)
+        .ok()
+        .and_then(|period| ago(1).checked_sub_signed(period))
+        .unwrap_or_else(|| ago(20));
+    lending::check_out(db, rules, neuromancer, ada, &overdue).await?;
     seeded.loans += 3;
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! first, the password hash (the expensive part) last, and owns its write transaction; the GraphQL
 //! resolvers parse arguments, call one of these, set or clear the cookie and shape the answer.
 
-use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::{accounts, sessions, throttle};
@@ -174,10 +173,12 @@ pub async fn delete_user(
     db: &DatabaseConnection,
     rules: &crate::config::Lending,
     user_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl crate::clock::Now,
 ) -> Result<(), AppError> {
     let txn = super::begin_write(db).await?;
-    super::lending::release_member(&txn, rules, user_id, now).await?;
+    // Admins first, then the member, then items: the order every flow locks in.
+    accounts::lock_admins(&txn).await?;
+    super::lending::release_member(&txn, rules, user_id, clock).await?;
     accounts::delete(&txn, user_id).await?;
     txn.commit().await?;
     Ok(())

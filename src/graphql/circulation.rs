@@ -93,6 +93,15 @@ impl Circulation {
         loans.and(queues).and(holds)
     }
 
+    /// Forgets everything loaded: after a lending mutation, the later fields of the request
+    /// (its answer, the next root fields) read the new state.
+    pub fn forget(&self) {
+        self.items.clear::<i64>();
+        self.loans.clear::<i64>();
+        self.queues.clear::<i64>();
+        self.holds.clear::<(i64, i64)>();
+    }
+
     /// An item by id.
     pub async fn item(&self, id: i64) -> Result<Option<items::Model>, AppError> {
         Ok(self.items.load_one(id).await?)

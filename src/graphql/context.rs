@@ -38,7 +38,11 @@ pub trait ContextExt {
     /// The lending rules.
     fn lending(&self) -> Result<&Lending, AppError>;
     /// The time now, as the lending rules see it.
-    fn now(&self) -> Result<DateTime<Utc>, AppError>;
+    fn now(&self) -> Result<DateTime<Utc>, AppError> {
+        self.clock().map(Clock::now)
+    }
+    /// The clock the lending flows read once they hold their locks.
+    fn clock(&self) -> Result<&Clock, AppError>;
     /// Hands out a text field's value, charging its bytes to the response's size budget.
     fn text<'t>(&self, text: &'t str) -> Result<&'t str, AppError>;
 }
@@ -75,8 +79,8 @@ impl ContextExt for Context<'_> {
         required(self)
     }
 
-    fn now(&self) -> Result<DateTime<Utc>, AppError> {
-        required::<Clock>(self).map(Clock::now)
+    fn clock(&self) -> Result<&Clock, AppError> {
+        required(self)
     }
 
     fn client_ip(&self) -> &str {

@@ -215,7 +215,7 @@ impl ItemMutation {
     async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let item_id = parse_id("id", &id)?;
         let txn = domain::begin_write(ctx.db()?).await?;
-        circulation_rules::release_item(&txn, item_id, ctx.now()?).await?;
+        circulation_rules::release_item(&txn, item_id, ctx.clock()?).await?;
         items::delete(&txn, item_id).await?;
         txn.commit().await?;
         Ok(id)

@@ -159,6 +159,13 @@ impl Hold {
     }
 }
 
+/// After a lending mutation: the rest of the request reads the new state, not what its loaders
+/// had cached.
+fn changed(ctx: &Context<'_>) -> Result<(), AppError> {
+    ctx.loaders()?.circulation.forget();
+    Ok(())
+}
+
 async fn item_of(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Item> {
     Ok(ctx
         .loaders()?
@@ -245,8 +252,9 @@ impl LendingMutation {
     async fn place_hold(&self, ctx: &Context<'_>, item_id: ID) -> async_graphql::Result<Hold> {
         let viewer = ctx.require_user()?;
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        let hold = lending::place_hold(db, rules, viewer.user.id, item_id, now).await?;
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let hold = lending::place_hold(db, rules, viewer.user.id, item_id, clock).await?;
+        changed(ctx)?;
         Ok(Hold(hold))
     }
 
@@ -255,10 +263,10 @@ impl LendingMutation {
     async fn cancel_hold(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Hold> {
         let viewer = ctx.require_user()?;
         let id = parse_id("id", &id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        Ok(Hold(
-            lending::cancel_hold(db, rules, &viewer, id, now).await?,
-        ))
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::cancel_hold(db, rules, &viewer, id, clock).await?;
+        changed(ctx)?;
+        Ok(Hold(done))
     }
 
     /// Lends an item to a member: it is `AVAILABLE`, or `ON_HOLD_SHELF` for this member (whose
@@ -272,10 +280,10 @@ impl LendingMutation {
     ) -> async_graphql::Result<Loan> {
         let item_id = parse_id("itemId", &item_id)?;
         let member_id = parse_id("memberId", &member_id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        Ok(Loan(
-            lending::check_out(db, rules, item_id, member_id, now).await?,
-        ))
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::check_out(db, rules, item_id, member_id, clock).await?;
+        changed(ctx)?;
+        Ok(Loan(done))
     }
 
     /// Ends the item's loan. If members wait, the first one's hold becomes `READY` (in the same
@@ -283,8 +291,10 @@ impl LendingMutation {
     #[requires_role(Admin)]
     async fn return_item(&self, ctx: &Context<'_>, item_id: ID) -> async_graphql::Result<Loan> {
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        Ok(Loan(lending::return_item(db, rules, item_id, now).await?))
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::return_item(db, rules, item_id, clock).await?;
+        changed(ctx)?;
+        Ok(Loan(done))
     }
 
     /// Renews a loan (yours, or any for an admin): due `LOAN_PERIOD` from now, never earlier than
@@ -292,10 +302,10 @@ impl LendingMutation {
     async fn renew_loan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Loan> {
         let viewer = ctx.require_user()?;
         let id = parse_id("id", &id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        Ok(Loan(
-            lending::renew_loan(db, rules, &viewer, id, now).await?,
-        ))
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::renew_loan(db, rules, &viewer, id, clock).await?;
+        changed(ctx)?;
+        Ok(Loan(done))
     }
 
     /// Takes an item on the shelf out of circulation (`available: false`; waiting holds keep
@@ -308,10 +318,10 @@ impl LendingMutation {
         available: bool,
     ) -> async_graphql::Result<Item> {
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, now) = (ctx.db()?, ctx.lending()?, ctx.now()?);
-        Ok(Item(
-            lending::set_available(db, rules, item_id, available, now).await?,
-        ))
+        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::set_available(db, rules, item_id, available, clock).await?;
+        changed(ctx)?;
+        Ok(Item(done))
     }
 }
 

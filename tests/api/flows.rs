@@ -191,7 +191,7 @@ async fn logout_ends_exactly_this_session_and_the_last_admin_stays() {
         .err()
         .unwrap();
     assert_eq!(last.code().as_str(), "CONFLICT");
-    let last = signin::delete_user(&app.db, &app.config.lending, admin.id, app.clock.now())
+    let last = signin::delete_user(&app.db, &app.config.lending, admin.id, &app.clock)
         .await
         .err()
         .unwrap();

@@ -919,3 +919,29 @@ async fn deleting_items_and_users_follows_the_lending_rules() {
     assert_eq!(history.len(), 1);
     assert!(history[0]["borrower"].is_null() && !history[0]["returnedAt"].is_null());
 }
+
+/// A document of several lending mutations answers each from the state its mutation left: a
+/// later field is not served what an earlier one loaded.
+#[tokio::test]
+async fn each_mutation_of_a_document_answers_with_the_state_it_left() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.admin("root").await;
+    let (_, ann_id) = app.borrower("ann").await;
+    let drill = item(&admin, "Drill").await;
+
+    let data = admin
+        .query(
+            "mutation($i: ID!, $m: ID!) {
+               lent: checkOut(itemId: $i, memberId: $m) { item { status dueAt } }
+               back: returnItem(itemId: $i) { item { status dueAt } }
+               away: setItemAvailable(itemId: $i, available: false) { status }
+             }",
+            json!({ "i": drill, "m": ann_id.to_string() }),
+        )
+        .await;
+    assert_eq!(data["lent"]["item"]["status"], "ON_LOAN", "{data}");
+    assert!(!data["lent"]["item"]["dueAt"].is_null(), "{data}");
+    assert_eq!(data["back"]["item"]["status"], "AVAILABLE", "{data}");
+    assert!(data["back"]["item"]["dueAt"].is_null(), "{data}");
+    assert_eq!(data["away"]["status"], "UNAVAILABLE", "{data}");
+}

@@ -311,3 +311,44 @@ async fn a_page_of_items_with_their_lending_state_costs_the_same_for_2_as_for_50
         "the cost must not grow with the page: {recent:#?}"
     );
 }
+
+/// Admins deleted at once (each with holds to release) lock in one order: admins, then the
+/// member, then items. Every deletion succeeds; none deadlocks into an internal error.
+#[tokio::test]
+async fn admins_deleted_at_once_with_holds_do_not_deadlock() {
+    let app = TestApp::spawn_with(|c| c.sessions.register_max_per_client = 100).await;
+    let (root, _) = app.admin("root").await;
+    let (_, ann_id) = app.borrower("ann").await;
+    const DELETE: &str = "mutation($id: ID!) { deleteUser(id: $id) }";
+    for round in 0..4 {
+        let drills = [
+            item(&root, &format!("Drill {round}a")).await,
+            item(&root, &format!("Drill {round}b")).await,
+        ];
+        for drill in &drills {
+            check_out(&root, drill, ann_id).await;
+        }
+        let mut doomed = Vec::new();
+        for n in 0..6 {
+            let (admin, id) = app.admin(&format!("admin{round}x{n}")).await;
+            // Opposite orders, so that the item locks cross.
+            for drill in if n % 2 == 0 { [0, 1] } else { [1, 0] } {
+                hold(&admin, &drills[drill]).await;
+            }
+            doomed.push(id);
+        }
+        let answers = join_all(
+            doomed
+                .iter()
+                .map(|id| root.graphql(DELETE, json!({ "id": id.to_string() }))),
+        )
+        .await;
+        for answer in &answers {
+            assert!(answer.get("errors").is_none(), "round {round}: {answer}");
+        }
+        for drill in &drills {
+            assert_eq!(view(&root, drill).await["holdCount"], 0, "round {round}");
+            return_item(&root, drill).await;
+        }
+    }
+}

@@ -13,6 +13,8 @@
 //! it `AVAILABLE` while someone waits.
 
 use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::clock::Now;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter,
@@ -51,11 +53,12 @@ pub async fn check_out(
     rules: &Rules,
     item_id: i64,
     member_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     lock_member(&txn, member_id).await?;
     let item = lock_item(&txn, item_id).await?;
+    let now = clock.now();
     let ready_hold = match item.status {
         ItemStatus::Available => None,
         ItemStatus::OnHoldShelf => match ready_hold(&txn, item_id).await? {
@@ -104,10 +107,11 @@ pub async fn return_item(
     db: &DatabaseConnection,
     rules: &Rules,
     item_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     let item = lock_item(&txn, item_id).await?;
+    let now = clock.now();
     let loan = active_loan(&txn, item_id)
         .await?
         .ok_or_else(|| AppError::refused(Reason::NotOnLoan, "the item is not on loan"))?;
@@ -126,11 +130,12 @@ pub async fn renew_loan(
     rules: &Rules,
     viewer: &Viewer,
     loan_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     let seen = visible_loan(&txn, viewer, loan_id).await?;
     lock_item(&txn, seen.item_id).await?;
+    let now = clock.now();
     let loan = visible_loan(&txn, viewer, loan_id).await?;
     if loan.returned_at.is_some() {
         return Err(AppError::refused(
@@ -171,10 +176,11 @@ pub async fn set_available(
     rules: &Rules,
     item_id: i64,
     available: bool,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<items::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     let item = lock_item(&txn, item_id).await?;
+    let now = clock.now();
     let item = match (available, item.status) {
         (false, ItemStatus::Available) => set_status(&txn, item, ItemStatus::Unavailable).await?,
         (false, ItemStatus::OnLoan) => {

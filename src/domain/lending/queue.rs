@@ -1,6 +1,8 @@
 //! The holds queue: placing and cancelling holds, and expiring the ready ones not picked up.
 
 use chrono::{DateTime, Utc};
+
+use crate::clock::Now;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -23,11 +25,12 @@ pub async fn place_hold(
     rules: &Rules,
     member_id: i64,
     item_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<holds::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     lock_member(&txn, member_id).await?;
     let item = lock_item(&txn, item_id).await?;
+    let now = clock.now();
     refuse_if_overdue(&txn, member_id, now).await?;
     if open_hold(&txn, item_id, member_id).await?.is_some() {
         return Err(AppError::refused(
@@ -89,11 +92,12 @@ pub async fn cancel_hold(
     rules: &Rules,
     viewer: &Viewer,
     hold_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<holds::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
     let seen = visible_hold(&txn, viewer, hold_id).await?;
     let item = lock_item(&txn, seen.item_id).await?;
+    let now = clock.now();
     // Read again under the item's lock: a return or the sweeper may have moved it meanwhile.
     let hold = visible_hold(&txn, viewer, hold_id).await?;
     if !hold.status.is_open() {
@@ -130,7 +134,12 @@ pub async fn sweep_expired_holds(
     let mut expired = 0;
     for (hold_id, item_id) in due {
         let txn = crate::domain::begin_write(db).await?;
-        let item = lock_item(&txn, item_id).await?;
+        let item = match lock_item(&txn, item_id).await {
+            Ok(item) => item,
+            // Deleted since the scan, with its holds.
+            Err(AppError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         let Some(hold) = Holds::find_by_id(hold_id).one(&txn).await? else {
             continue;
         };

@@ -2,6 +2,8 @@
 //! lookups they decide on (each inside the flow's transaction).
 
 use chrono::{DateTime, Utc};
+
+use crate::clock::Now;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -20,9 +22,10 @@ use crate::error::{AppError, Reason};
 pub async fn release_item(
     txn: &impl ConnectionTrait,
     item_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<(), AppError> {
     let item = lock_item(txn, item_id).await?;
+    let now = clock.now();
     if item.status == ItemStatus::OnLoan {
         return Err(AppError::refused(
             Reason::ItemOnLoan,
@@ -38,7 +41,7 @@ pub async fn release_member(
     txn: &impl ConnectionTrait,
     rules: &Rules,
     member_id: i64,
-    now: DateTime<Utc>,
+    clock: &impl Now,
 ) -> Result<(), AppError> {
     if !locked_member(txn, member_id).await? {
         // No such member: the deletion says so.
@@ -69,6 +72,7 @@ pub async fn release_member(
     for &item_id in &held {
         lock_item(txn, item_id).await?;
     }
+    let now = clock.now();
     let ready: Vec<i64> = Holds::find()
         .select_only()
         .column(holds::Column::ItemId)
