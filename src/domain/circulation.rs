@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, Select,
+    Statement,
 };
 
 use sea_orm::sea_query::ExprTrait;
@@ -194,11 +194,21 @@ pub async fn open_holds_of(
     member_id: i64,
     item_ids: &[i64],
 ) -> Result<HashMap<i64, holds::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let member = match backend {
+        sea_orm::DbBackend::Postgres => "$2",
+        _ => "?2",
+    };
+    let sql = format!(
+        "SELECT * FROM holds WHERE {} AND member_id = {member} AND status IN ('WAITING', 'READY')",
+        page::in_ids(db, "item_id")
+    );
     let rows = Holds::find()
-        .filter(holds::Column::MemberId.eq(member_id))
-        .filter(holds::Column::ItemId.is_in(item_ids.iter().copied()))
-        .filter(holds::Column::Status.is_in([HoldStatus::Waiting, HoldStatus::Ready]))
-        .order_by_asc(holds::Column::Id)
+        .from_raw_sql(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [page::ids_value(item_ids), member_id.into()],
+        ))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|h| (h.item_id, h)).collect())

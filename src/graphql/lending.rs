@@ -17,22 +17,20 @@ use crate::entity::items::ItemStatus;
 use crate::entity::loans;
 use crate::error::AppError;
 
-/// When a member who joins the item's queue at `position` (1 = next) can expect it: from the
-/// current loan's due date (or now, when it is not on loan, or overdue), one loan period per member
-/// ahead of them. An estimate: returns come early or late.
+/// When a member at `position` in the item's queue can expect it ([`lending::estimate`]).
 pub async fn expected_at(
     ctx: &Context<'_>,
     item_id: i64,
     position: usize,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
-    let now = ctx.now()?;
-    let from = match ctx.loaders()?.circulation.active_loan(item_id).await? {
-        Some(loan) => loan.due_at.max(now),
-        None => now,
-    };
-    let period = ctx.lending()?.loan_period;
-    let ahead = u32::try_from(position.saturating_sub(1)).unwrap_or(u32::MAX);
-    Ok(Some(lending::after(from, period.saturating_mul(ahead))))
+    let loan = ctx.loaders()?.circulation.active_loan(item_id).await?;
+    let due = loan.map(|l| l.due_at);
+    Ok(Some(lending::estimate(
+        ctx.lending()?,
+        due,
+        ctx.now()?,
+        position,
+    )))
 }
 
 /// An item lent to a member.

@@ -46,6 +46,20 @@ pub fn after(now: DateTime<Utc>, period: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// When a member at `position` in an item's queue (1 = next) can expect it: from the current
+/// loan's due date (`due`; now when the item is not on loan, or the loan is overdue), one loan
+/// period per member ahead of them. An estimate: returns come early or late.
+pub fn estimate(
+    rules: &Rules,
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    position: usize,
+) -> DateTime<Utc> {
+    let from = due.map_or(now, |due| due.max(now));
+    let ahead = u32::try_from(position.saturating_sub(1)).unwrap_or(u32::MAX);
+    after(from, rules.loan_period.saturating_mul(ahead))
+}
+
 /// Lends an item to `member_id`: it is on the shelf, or on the hold shelf for this member (whose
 /// ready hold is then fulfilled).
 pub async fn check_out(
@@ -211,4 +225,27 @@ fn not_available(why: &str) -> AppError {
         Reason::ItemNotAvailable,
         format!("the item cannot be lent now: {why}"),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn estimates_count_loan_periods_from_the_due_date_never_from_the_past() {
+        let rules = crate::config::Config::from_lookup(|_| None)
+            .unwrap()
+            .lending;
+        let now = DateTime::from_timestamp(1_760_000_000, 0).unwrap();
+        let period = TimeDelta::from_std(rules.loan_period).unwrap();
+        let due = now + TimeDelta::days(3);
+        assert_eq!(estimate(&rules, Some(due), now, 1), due);
+        assert_eq!(estimate(&rules, Some(due), now, 3), due + period * 2);
+        assert_eq!(estimate(&rules, None, now, 2), now + period);
+        // An overdue loan: from now, not from the past due date.
+        let overdue = now - TimeDelta::days(2);
+        assert_eq!(estimate(&rules, Some(overdue), now, 1), now);
+    }
 }

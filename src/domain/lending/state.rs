@@ -17,22 +17,17 @@ use crate::entity::loans::{self, Entity as Loans};
 use crate::entity::users::{self, Entity as Users};
 use crate::error::{AppError, Reason};
 
-/// Before an item is deleted (in the caller's transaction): refused while it is on loan; its open
-/// holds are cancelled.
-pub async fn release_item(
-    txn: &impl ConnectionTrait,
-    item_id: i64,
-    clock: &impl Now,
-) -> Result<(), AppError> {
+/// Before an item is deleted (in the caller's transaction): refused while it is on loan. Its holds
+/// and loans are deleted with it (`ON DELETE CASCADE`: a hold or a loan always has its item).
+pub async fn release_item(txn: &impl ConnectionTrait, item_id: i64) -> Result<(), AppError> {
     let item = lock_item(txn, item_id).await?;
-    let now = clock.now();
     if item.status == ItemStatus::OnLoan {
         return Err(AppError::refused(
             Reason::ItemOnLoan,
             "the item is on loan: return it first",
         ));
     }
-    cancel_open(txn, holds::Column::ItemId.eq(item_id), now).await
+    Ok(())
 }
 
 /// Before a member's account is deleted (in the caller's transaction): refused while they have an
