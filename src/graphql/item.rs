@@ -57,7 +57,7 @@ impl Item {
 
     /// How many members wait for the item (`WAITING` holds).
     async fn hold_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let queue = ctx.loaders()?.circulation.queue(self.0.id).await?;
+        let queue = ctx.loaders()?.circulation().queue(self.0.id).await?;
         Ok(i32::try_from(queue.len()).unwrap_or(i32::MAX))
     }
 
@@ -69,7 +69,7 @@ impl Item {
         if self.0.status == ItemStatus::Available {
             return Ok(None);
         }
-        let waiting = ctx.loaders()?.circulation.queue(self.0.id).await?.len();
+        let waiting = ctx.loaders()?.circulation().queue(self.0.id).await?.len();
         Ok(lending::expected_at(ctx, self.0.id, waiting + 1).await?)
     }
 
@@ -106,11 +106,14 @@ impl Item {
             queues: has("holdCount") || has("expectedAvailableAt"),
             holds: has("myHold"),
         };
+        if !(wanted.loans || wanted.queues || wanted.holds) {
+            return Ok(());
+        }
         let member = ctx.identity().viewer().map(|v| v.user.id);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let loaders = ctx.loaders()?;
         loaders
-            .circulation
+            .circulation()
             .prefetch(ctx.db()?, &ids, wanted, member)
             .await
     }

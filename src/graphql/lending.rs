@@ -23,7 +23,7 @@ pub async fn expected_at(
     item_id: i64,
     position: usize,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
-    let loan = ctx.loaders()?.circulation.active_loan(item_id).await?;
+    let loan = ctx.loaders()?.circulation().active_loan(item_id).await?;
     let due = loan.map(|l| l.due_at);
     Ok(Some(lending::estimate(
         ctx.lending()?,
@@ -152,7 +152,7 @@ impl Hold {
         if self.0.status != HoldStatus::Waiting {
             return Ok(None);
         }
-        let queue = ctx.loaders()?.circulation.queue(self.0.item_id).await?;
+        let queue = ctx.loaders()?.circulation().queue(self.0.item_id).await?;
         Ok(queue.iter().position(|h| h.id == self.0.id).map(|i| i + 1))
     }
 }
@@ -160,14 +160,14 @@ impl Hold {
 /// After a lending mutation: the rest of the request reads the new state, not what its loaders
 /// had cached.
 fn changed(ctx: &Context<'_>) -> Result<(), AppError> {
-    ctx.loaders()?.circulation.forget();
+    ctx.loaders()?.circulation().forget();
     Ok(())
 }
 
 async fn item_of(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Item> {
     Ok(ctx
         .loaders()?
-        .circulation
+        .circulation()
         .item(id)
         .await?
         .map(Item)
@@ -335,7 +335,7 @@ pub mod item_fields {
         if item.status != ItemStatus::OnLoan {
             return Ok(None);
         }
-        let loan = ctx.loaders()?.circulation.active_loan(item.id).await?;
+        let loan = ctx.loaders()?.circulation().active_loan(item.id).await?;
         Ok(loan.map(|l| l.due_at))
     }
 
@@ -345,7 +345,7 @@ pub mod item_fields {
         let Some(viewer) = identity.viewer() else {
             return Ok(None);
         };
-        let loan = ctx.loaders()?.circulation.active_loan(item_id).await?;
+        let loan = ctx.loaders()?.circulation().active_loan(item_id).await?;
         Ok(loan
             .filter(|l| lending::may_see_member(Some(viewer), l.borrower_id))
             .map(Loan))
@@ -359,7 +359,7 @@ pub mod item_fields {
         };
         let hold = ctx
             .loaders()?
-            .circulation
+            .circulation()
             .open_hold(viewer.user.id, item_id)
             .await?;
         Ok(hold.map(Hold))

@@ -21,14 +21,14 @@ pub struct Loaders {
     users: Arc<DataLoader<UsersById, HashMapCache>>,
     post_counts: Arc<DataLoader<PostCountByAuthor, HashMapCache>>,
     author_posts: Arc<DataLoader<PostsByAuthor, HashMapCache>>,
-    /// Loans and holds.
-    pub circulation: super::circulation::Circulation,
+    /// Loans and holds: made on first use, so that a request without lending fields pays nothing.
+    circulation: Arc<std::sync::OnceLock<super::circulation::Circulation>>,
 }
 
 impl Loaders {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            circulation: super::circulation::Circulation::new(&db),
+            circulation: Arc::default(),
             db: db.clone(),
             users: Arc::new(DataLoader::with_cache(
                 UsersById(db.clone()),
@@ -46,6 +46,12 @@ impl Loaders {
                 HashMapCache::default(),
             )),
         }
+    }
+
+    /// The lending loaders of this request.
+    pub fn circulation(&self) -> &super::circulation::Circulation {
+        self.circulation
+            .get_or_init(|| super::circulation::Circulation::new(&self.db))
     }
 
     /// A user by id (batched with every other lookup of this request), shared: a page of posts by

@@ -264,7 +264,7 @@ impl UserMutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user_id = parse_id("id", &id)?;
         signin::delete_user(ctx.db()?, ctx.lending()?, user_id, ctx.clock()?).await?;
-        ctx.loaders()?.circulation.forget();
+        ctx.loaders()?.circulation().forget();
         if ctx
             .identity()
             .viewer()
