@@ -101,7 +101,13 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (config, _log) = start()?;
             let db = connect(&config).await?;
             let now = crate::clock::Clock::default().now();
-            let expired = domain::lending::sweep_expired_holds(&db, &config.lending, now).await?;
+            let expired = domain::lending::sweep_expired_holds(
+                &db,
+                &domain::events::Bus::detached(),
+                &config.lending,
+                now,
+            )
+            .await?;
             println!("expired {expired} ready holds not picked up in time");
             Ok(())
         }

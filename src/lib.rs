@@ -25,6 +25,8 @@ pub mod error;
 pub mod graphql;
 /// The HTTP router and handlers.
 pub mod http;
+/// Live updates for subscriptions: hearing every committed change, and loading it once.
+pub mod live;
 /// Building and running the server.
 pub mod startup;
 /// Logging.

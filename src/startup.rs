@@ -12,11 +12,13 @@ use crate::auth::session::SessionCookies;
 use crate::clock::Clock;
 use crate::config::{Config, Lending};
 use crate::db::{self, StatementMeter};
+use crate::domain::events::Bus;
 use crate::domain::{demo, lending, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
 use crate::graphql::documents::DocumentCache;
 use crate::http::{self, AppState};
+use crate::live;
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -24,6 +26,12 @@ pub struct Application {
     state: AppState,
     harness: Harness,
     clock: Clock,
+    /// Where the hub hears of changes.
+    source: Option<live::Source>,
+    /// Where the background tasks announce what they change.
+    bus: Bus,
+    /// Tells WebSocket connections (and the background tasks) that the server stops.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// What only tests turn on: nothing in the environment does.
@@ -77,15 +85,26 @@ impl Application {
             },
         };
         let clock = Clock::default();
+        let bus = Bus::new(config.live.buffer);
+        let hub = live::Hub::new(db.clone(), config.live.buffer);
+        let source = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => live::Source::Postgres(Box::new(
+                (*db.get_postgres_connection_pool().connect_options()).clone(),
+            )),
+            _ => live::Source::Local(bus.clone()),
+        };
         let schema = graphql::build(
             graphql::Services {
                 db: db.clone(),
                 auth: auth.clone(),
                 lending: config.lending.clone(),
                 clock: clock.clone(),
+                bus: bus.clone(),
+                hub: hub.clone(),
             },
             graphql::Options::from_config(config),
         );
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
             state: AppState {
@@ -96,9 +115,17 @@ impl Application {
                 config: Arc::new(config.clone()),
                 documents: Arc::new(DocumentCache::new(config.graphql.document_cache)),
                 graphql_requests: Arc::default(),
+                live: http::ws::Live {
+                    hub,
+                    permits: Arc::new(tokio::sync::Semaphore::new(config.live.max_connections)),
+                    stopping: stopping_rx,
+                },
             },
             harness,
             clock,
+            source: Some(source),
+            bus,
+            stopping,
         })
     }
 
@@ -122,6 +149,11 @@ impl Application {
         &self.clock
     }
 
+    /// Where this server's changes are announced (for calling the domain's flows directly).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
     /// The authentication services (for calling the domain's account flows directly).
     pub fn auth(&self) -> &AuthServices {
         &self.state.auth
@@ -129,7 +161,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish (for
     /// up to `SHUTDOWN_TIMEOUT`) and closes the pool.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         if let Some(open_files) = http::serve::raise_open_files_limit() {
             let needed = self.state.config.http.max_connections as u64
                 + u64::from(self.state.config.database.max_connections)
@@ -147,17 +179,34 @@ impl Application {
             header_read_timeout: self.state.config.http.header_read_timeout,
             max_connections: self.state.config.http.max_connections,
         };
-        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let mut stopped = self.stopping.subscribe();
         let sweeper = tokio::spawn(sweep_holds(
             self.state.db.clone(),
+            self.bus.clone(),
             self.state.config.lending.clone(),
             self.clock.clone(),
             stopped.clone(),
         ));
+        let listener = self.source.take().map(|source| {
+            tokio::spawn(live::run(
+                self.state.live.hub.clone(),
+                source,
+                stopped.clone(),
+            ))
+        });
+        let stopping = self.stopping.clone();
         let server = http::serve::serve(self.listener, router, limits, async move {
             shutdown_signal().await;
             stopping.send_replace(true);
         });
+        // Done when the HTTP connections are, and every WebSocket has been closed (1001): each
+        // holds a permit until its task ends.
+        let sockets = Arc::clone(&self.state.live.permits);
+        let all = u32::try_from(self.state.config.live.max_connections).unwrap_or(u32::MAX);
+        let server = async move {
+            server.await;
+            sockets.acquire_many(all).await.ok();
+        };
         let grace = self.state.config.http.shutdown_timeout;
         let deadline = async move {
             if stopped.wait_for(|s| *s).await.is_err() {
@@ -170,6 +219,9 @@ impl Application {
             () = deadline => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
         }
         sweeper.abort();
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         self.state.db.close().await.ok();
         tracing::info!("stopped");
         Ok(())
@@ -181,6 +233,7 @@ impl Application {
 /// [`lending::sweep_expired_holds`]). A failure is logged and tried again at the next tick.
 async fn sweep_holds(
     db: DatabaseConnection,
+    bus: Bus,
     rules: Lending,
     clock: Clock,
     mut stopped: tokio::sync::watch::Receiver<bool>,
@@ -193,7 +246,7 @@ async fn sweep_holds(
             _ = ticks.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        match lending::sweep_expired_holds(&db, &rules, clock.now()).await {
+        match lending::sweep_expired_holds(&db, &bus, &rules, clock.now()).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "expired ready holds not picked up"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),

@@ -1,7 +1,9 @@
 //! Who is asking: resolved once per request from the session cookie (by `http::identity`), and
 //! held for each GraphQL operation in an [`Asker`] that the mutations changing it update.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use super::Viewer;
 use crate::entity::users::Role;
@@ -44,26 +46,28 @@ impl Identity {
 /// Who is asking, for one operation: resolved from the session cookie when the request arrives,
 /// and replaced by the mutations that change it (signing in or out, a user deleting or demoting
 /// themselves), so that the later root fields of a mutation run as who the user is now.
-pub struct Asker(Mutex<Arc<Identity>>);
+///
+/// A WebSocket connection holds one for all its operations (clones share it): when its session
+/// ends, it becomes anonymous, and the subscriptions that watch it ([`Asker::watch`]) end.
+#[derive(Clone)]
+pub struct Asker(Arc<watch::Sender<Arc<Identity>>>);
 
 impl Asker {
     pub fn new(identity: Identity) -> Self {
-        Self(Mutex::new(Arc::new(identity)))
+        Self(Arc::new(watch::Sender::new(Arc::new(identity))))
     }
 
     pub fn get(&self) -> Arc<Identity> {
-        match self.0.lock() {
-            Ok(current) => Arc::clone(&current),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&self.0.borrow())
     }
 
     pub fn set(&self, identity: Identity) {
-        let identity = Arc::new(identity);
-        match self.0.lock() {
-            Ok(mut current) => *current = identity,
-            Err(poisoned) => *poisoned.into_inner() = identity,
-        }
+        self.0.send_replace(Arc::new(identity));
+    }
+
+    /// Told of every change of identity from now on.
+    pub fn watch(&self) -> watch::Receiver<Arc<Identity>> {
+        self.0.subscribe()
     }
 }
 

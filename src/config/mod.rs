@@ -188,6 +188,19 @@ settings! {
         introspection: bool = "GRAPHQL_INTROSPECTION", default !ctx.production;
     }
 
+    /// Subscriptions over WebSocket.
+    pub struct Live {
+        /// Subscriptions one WebSocket connection may run at once.
+        max_subscriptions: usize = "GRAPHQL_WS_MAX_SUBSCRIPTIONS", default 20, range 1..=10_000;
+        /// WebSocket connections open at once on this instance (503 beyond).
+        max_connections: usize = "WS_MAX_CONNECTIONS", default 10_000, range 1..=1_000_000;
+        /// How often the server pings a WebSocket client; a client silent for twice as long is
+        /// disconnected.
+        keepalive: Duration = "GRAPHQL_WS_KEEPALIVE", default Duration::from_secs(15);
+        /// Updates a subscriber may fall behind before its subscription ends (`SLOW_SUBSCRIBER`).
+        buffer: usize = "GRAPHQL_WS_BUFFER", default 256, range 1..=1_000_000;
+    }
+
     /// Loans and holds.
     pub struct Lending {
         /// How long a loan runs (and a renewal extends it to from now).
@@ -224,6 +237,7 @@ pub struct Config {
     pub http: Http,
     pub limits: GraphqlLimits,
     pub graphql: Graphql,
+    pub live: Live,
     pub lending: Lending,
     pub logging: Logging,
 }
@@ -237,6 +251,7 @@ impl Config {
         Http::NAMES,
         GraphqlLimits::NAMES,
         Graphql::NAMES,
+        Live::NAMES,
         Lending::NAMES,
         Logging::NAMES,
     ];
@@ -275,6 +290,7 @@ impl Config {
             http: Http::read(&get, &ctx)?,
             limits: GraphqlLimits::read(&get, &ctx)?,
             graphql: Graphql::read(&get, &ctx)?,
+            live: Live::read(&get, &ctx)?,
             lending: Lending::read(&get, &ctx)?,
             logging: Logging::read(&get, &ctx)?,
         };

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, Select,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, Select, Statement,
 };
 
 use sea_orm::sea_query::ExprTrait;
@@ -144,6 +144,31 @@ pub async fn items_by_ids(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|i| (i.id, i)).collect())
+}
+
+/// Holds by id, in one statement.
+pub async fn holds_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<holds::Model>, DbErr> {
+    Holds::find()
+        .from_raw_sql(by_ids_statement(db, "holds", "id", " ORDER BY id", ids))
+        .all(db)
+        .await
+}
+
+/// A member's open holds (`WAITING` or `READY`), oldest first.
+pub async fn open_holds_of_member(
+    db: &impl ConnectionTrait,
+    member_id: i64,
+) -> Result<Vec<holds::Model>, DbErr> {
+    Holds::find()
+        .filter(holds::Column::MemberId.eq(member_id))
+        .filter(holds::Column::Status.is_in([HoldStatus::Waiting, HoldStatus::Ready]))
+        .order_by(holds::Column::PlacedAt, Order::Asc)
+        .order_by(holds::Column::Id, Order::Asc)
+        .all(db)
+        .await
 }
 
 /// The active loan of each of `item_ids` that has one, in one statement.

@@ -248,18 +248,20 @@ async fn lend(
         user("grace").await?,
         user("linus").await?,
     );
-    lending::check_out(db, rules, dune, linus, &ago(5)).await?;
+    // Seeding happens before anyone can subscribe: nothing to announce.
+    let bus = super::events::Bus::detached();
+    lending::check_out(db, &bus, rules, dune, linus, &ago(5)).await?;
     for (member, days) in [(grace, 4), (ada, 3), (borrower, 2)] {
-        lending::place_hold(db, rules, member, dune, &ago(days)).await?;
+        lending::place_hold(db, &bus, rules, member, dune, &ago(days)).await?;
         seeded.holds += 1;
     }
-    lending::check_out(db, rules, kindred, borrower, &ago(3)).await?;
+    lending::check_out(db, &bus, rules, kindred, borrower, &ago(3)).await?;
     // Checked out a loan period and a day ago: overdue by a day.
     let overdue = chrono::TimeDelta::from_std(rules.loan_period)
         .ok()
         .and_then(|period| ago(1).checked_sub_signed(period))
         .unwrap_or_else(|| ago(20));
-    lending::check_out(db, rules, neuromancer, ada, &overdue).await?;
+    lending::check_out(db, &bus, rules, neuromancer, ada, &overdue).await?;
     seeded.loans += 3;
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod circulation;
 pub mod demo;
+pub mod events;
 pub mod items;
 pub mod lending;
 pub mod page;

@@ -18,6 +18,22 @@ use crate::error::AppError;
 
 page::keyed!(posts::Model);
 
+/// Posts by id, oldest first, in one statement.
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<posts::Model>, DbErr> {
+    let sql = format!(
+        "SELECT * FROM posts WHERE {} ORDER BY id",
+        page::in_ids(db, "id")
+    );
+    Posts::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [page::ids_value(ids)],
+        ))
+        .all(db)
+        .await
+}
+
 /// One post by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<posts::Model>, DbErr> {
     Posts::find_by_id(id).one(db).await

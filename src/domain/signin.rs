@@ -4,6 +4,7 @@
 
 use sea_orm::DatabaseConnection;
 
+use super::events::{Bus, Changes, Event};
 use super::{accounts, sessions, throttle};
 use crate::auth::password::{MAX_LENGTH, Password};
 use crate::auth::{AuthServices, Viewer};
@@ -16,19 +17,26 @@ pub struct SignedIn {
     pub token: String,
 }
 
+/// What a new member fills in.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: String,
+}
+
 /// Creates a borrower account and signs it in, ending the session `current` (if any). A taken
 /// username or email is a `CONFLICT` naming the field; too many registrations from one client
 /// address answer `TOO_MANY_REQUESTS` for a while.
 pub async fn register(
     db: &DatabaseConnection,
+    bus: &Bus,
     auth: &AuthServices,
-    username: &str,
-    email: &str,
-    password: String,
+    form: Registration<'_>,
     client_ip: &str,
     current: Option<&Viewer>,
 ) -> Result<SignedIn, AppError> {
-    let account = accounts::NewAccount::check(username, email, password, Role::Borrower)?;
+    let account =
+        accounts::NewAccount::check(form.username, form.email, form.password, Role::Borrower)?;
     throttle::precheck_registration(db, auth.limits, client_ip).await?;
     let hasher = auth.passwords.admit()?;
     throttle::reserve_registration(db, auth.limits, client_ip).await?;
@@ -39,10 +47,12 @@ pub async fn register(
     let txn = super::begin_write(db).await?;
     let user = accounts::create(&txn, account).await?;
     let (token, session) = sessions::start(&txn, user.id, auth.lifetimes).await?;
+    let mut changes = Changes::new();
     if let Some(old) = current {
         sessions::end(&txn, old.session.id).await?;
+        changes.note(Event::Account { user: old.user.id });
     }
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(SignedIn {
         viewer: Viewer { user, session },
         token,
@@ -56,6 +66,7 @@ pub async fn register(
 /// same hash as a real check, against a dummy.
 pub async fn login(
     db: &DatabaseConnection,
+    bus: &Bus,
     auth: &AuthServices,
     login: &str,
     password: String,
@@ -87,11 +98,13 @@ pub async fn login(
     let txn = super::begin_write(db).await?;
     throttle::succeeded(&txn, auth.limits, reservation).await?;
     let (token, session) = sessions::start(&txn, user.id, auth.lifetimes).await?;
+    let mut changes = Changes::new();
     if let Some(old) = current {
         sessions::end(&txn, old.session.id).await?;
+        changes.note(Event::Account { user: old.user.id });
     }
     sessions::purge_expired(&txn, auth.lifetimes).await?;
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(SignedIn {
         viewer: Viewer { user, session },
         token,
@@ -99,10 +112,16 @@ pub async fn login(
 }
 
 /// Ends the session `current`; false when nobody was signed in.
-pub async fn logout(db: &DatabaseConnection, current: Option<&Viewer>) -> Result<bool, AppError> {
+pub async fn logout(
+    db: &DatabaseConnection,
+    bus: &Bus,
+    current: Option<&Viewer>,
+) -> Result<bool, AppError> {
     match current {
         Some(viewer) => {
-            sessions::end(db, viewer.session.id).await?;
+            let txn = super::begin_write(db).await?;
+            sessions::end(&txn, viewer.session.id).await?;
+            account_changed(viewer.user.id).commit(txn, bus).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -115,6 +134,7 @@ pub async fn logout(db: &DatabaseConnection, current: Option<&Viewer>) -> Result
 /// the account.
 pub async fn change_password(
     db: &DatabaseConnection,
+    bus: &Bus,
     auth: &AuthServices,
     viewer: &Viewer,
     current_password: String,
@@ -148,7 +168,7 @@ pub async fn change_password(
     throttle::succeeded(&txn, auth.limits, reservation).await?;
     accounts::set_password_hash(&txn, viewer.user.id, hash.clone()).await?;
     sessions::end_others(&txn, viewer.user.id, viewer.session.id).await?;
-    txn.commit().await?;
+    account_changed(viewer.user.id).commit(txn, bus).await?;
     let mut now = viewer.clone();
     now.user.password_hash = hash;
     Ok(now)
@@ -157,12 +177,13 @@ pub async fn change_password(
 /// Gives a user another role (the last admin cannot be demoted: `CONFLICT`).
 pub async fn set_role(
     db: &DatabaseConnection,
+    bus: &Bus,
     user_id: i64,
     role: Role,
 ) -> Result<crate::entity::users::Model, AppError> {
     let txn = super::begin_write(db).await?;
     let user = accounts::set_role(&txn, user_id, role).await?;
-    txn.commit().await?;
+    account_changed(user_id).commit(txn, bus).await?;
     Ok(user)
 }
 
@@ -171,6 +192,7 @@ pub async fn set_role(
 /// hand their items on, and their past loans stay, without a borrower.
 pub async fn delete_user(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &crate::config::Lending,
     user_id: i64,
     clock: &impl crate::clock::Now,
@@ -178,8 +200,16 @@ pub async fn delete_user(
     let txn = super::begin_write(db).await?;
     // Admins first, then the member, then items: the order every flow locks in.
     accounts::lock_admins(&txn).await?;
-    super::lending::release_member(&txn, rules, user_id, clock).await?;
+    let mut changes = account_changed(user_id);
+    super::lending::release_member(&txn, &mut changes, rules, user_id, clock).await?;
     accounts::delete(&txn, user_id).await?;
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(())
+}
+
+/// A user's sessions or role changed: their open live connections check again who they are.
+fn account_changed(user_id: i64) -> Changes {
+    let mut changes = Changes::new();
+    changes.note(Event::Account { user: user_id });
+    changes
 }

@@ -48,6 +48,10 @@ pub enum Code {
     TooManyRequests,
     /// The response would exceed `GRAPHQL_MAX_RESPONSE_BYTES`.
     ResponseTooLarge,
+    /// A WebSocket connection asked for more than `GRAPHQL_WS_MAX_SUBSCRIPTIONS` subscriptions.
+    TooManySubscriptions,
+    /// A subscription fell further behind than `GRAPHQL_WS_BUFFER` updates and was ended.
+    SlowSubscriber,
     /// The database cannot be reached, or the request ran past `REQUEST_TIMEOUT`.
     ServiceUnavailable,
     /// A bug or an unexpected failure (logged; the message is opaque).
@@ -55,7 +59,7 @@ pub enum Code {
 }
 
 impl Code {
-    const ALL: [Self; 21] = [
+    const ALL: [Self; 23] = [
         Self::BadRequest,
         Self::UnsupportedMediaType,
         Self::MethodNotAllowed,
@@ -75,6 +79,8 @@ impl Code {
         Self::Conflict,
         Self::TooManyRequests,
         Self::ResponseTooLarge,
+        Self::TooManySubscriptions,
+        Self::SlowSubscriber,
         Self::ServiceUnavailable,
         Self::InternalServerError,
     ];
@@ -101,6 +107,8 @@ impl Code {
             Self::Conflict => "CONFLICT",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::ResponseTooLarge => "RESPONSE_TOO_LARGE",
+            Self::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            Self::SlowSubscriber => "SLOW_SUBSCRIBER",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }

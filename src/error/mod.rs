@@ -46,6 +46,17 @@ pub enum AppError {
     /// Too many attempts; try again later.
     #[error("too many requests, try again later")]
     RateLimited,
+    /// The session a live subscription ran under has ended (signed out, expired, deleted).
+    #[error("your session has ended: sign in again and resubscribe")]
+    SessionEnded,
+    /// A WebSocket connection already runs `GRAPHQL_WS_MAX_SUBSCRIPTIONS` subscriptions.
+    #[error(
+        "this connection already runs {max} subscriptions (GRAPHQL_WS_MAX_SUBSCRIPTIONS): complete one first"
+    )]
+    TooManySubscriptions { max: usize },
+    /// A subscriber fell further behind than the server buffers.
+    #[error("the subscription fell too far behind its updates and was ended: resubscribe")]
+    SlowSubscriber,
     /// The response would be larger than `GRAPHQL_MAX_RESPONSE_BYTES`.
     #[error(
         "the response would be larger than {max} bytes (GRAPHQL_MAX_RESPONSE_BYTES): ask for fewer items or fewer long fields"
@@ -76,7 +87,11 @@ impl AppError {
     /// The stable `extensions.code` clients switch on.
     pub fn code(&self) -> Code {
         match self {
-            Self::Unauthenticated | Self::InvalidCredentials => Code::Unauthenticated,
+            Self::Unauthenticated | Self::InvalidCredentials | Self::SessionEnded => {
+                Code::Unauthenticated
+            }
+            Self::TooManySubscriptions { .. } => Code::TooManySubscriptions,
+            Self::SlowSubscriber => Code::SlowSubscriber,
             Self::Forbidden => Code::Forbidden,
             Self::NotFound { .. } => Code::NotFound,
             Self::BadInput { .. } => Code::BadUserInput,

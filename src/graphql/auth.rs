@@ -46,10 +46,13 @@ impl AuthMutation {
         let current = ctx.identity();
         let signed_in = signin::register(
             ctx.db()?,
+            ctx.bus()?,
             ctx.auth()?,
-            &input.username,
-            &input.email,
-            input.password,
+            signin::Registration {
+                username: &input.username,
+                email: &input.email,
+                password: input.password,
+            },
             ctx.client_ip(),
             current.viewer(),
         )
@@ -68,6 +71,7 @@ impl AuthMutation {
         let current = ctx.identity();
         let signed_in = signin::login(
             ctx.db()?,
+            ctx.bus()?,
             ctx.auth()?,
             &username,
             password,
@@ -80,7 +84,7 @@ impl AuthMutation {
 
     /// Signs out: ends this session and clears the cookie. False when nobody was signed in.
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let ended = signin::logout(ctx.db()?, ctx.identity().viewer()).await?;
+        let ended = signin::logout(ctx.db()?, ctx.bus()?, ctx.identity().viewer()).await?;
         ctx.auth()?.cookies.clear(ctx.cookies()?);
         ctx.set_identity(Identity::Anonymous);
         Ok(ended)
@@ -97,6 +101,7 @@ impl AuthMutation {
         let (db, auth) = (ctx.db()?, ctx.auth()?);
         let now = signin::change_password(
             db,
+            ctx.bus()?,
             auth,
             &viewer,
             current_password,

@@ -102,6 +102,14 @@ impl Circulation {
         self.holds.clear::<(i64, i64)>();
     }
 
+    /// Takes an item's state as a live update loaded it, so that its fields are not read again.
+    pub async fn feed(&self, state: &crate::live::ItemState) {
+        let id = state.item.id;
+        self.items.feed_one(id, state.item.clone()).await;
+        self.loans.feed_one(id, state.loan.clone()).await;
+        self.queues.feed_one(id, Arc::clone(&state.queue)).await;
+    }
+
     /// An item by id.
     pub async fn item(&self, id: i64) -> Result<Option<items::Model>, AppError> {
         Ok(self.items.load_one(id).await?)

@@ -13,6 +13,7 @@ use super::loaders::Loaders;
 use crate::auth::{Asker, AuthServices, ClientIp, Identity, Viewer};
 use crate::clock::Clock;
 use crate::config::Lending;
+use crate::domain::events::Bus;
 use crate::error::AppError;
 
 /// What a resolver reads from its context.
@@ -35,6 +36,8 @@ pub trait ContextExt {
     fn cookies(&self) -> Result<&Cookies, AppError>;
     /// The client's address.
     fn client_ip(&self) -> &str;
+    /// Where a mutation's changes are announced (see [`crate::domain::events`]).
+    fn bus(&self) -> Result<&Bus, AppError>;
     /// The lending rules.
     fn lending(&self) -> Result<&Lending, AppError>;
     /// The time now, as the lending rules see it.
@@ -76,6 +79,10 @@ impl ContextExt for Context<'_> {
     }
 
     fn lending(&self) -> Result<&Lending, AppError> {
+        required(self)
+    }
+
+    fn bus(&self) -> Result<&Bus, AppError> {
         required(self)
     }
 

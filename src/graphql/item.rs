@@ -9,6 +9,7 @@ use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
 use super::lending::{self, Hold, Loan, LoanConnection, item_fields};
 use crate::domain::circulation::LoanFilter;
+use crate::domain::events::{Changes, Event};
 use crate::domain::{self, items, lending as circulation_rules};
 use crate::entity::items::{ItemStatus, Model};
 use crate::error::AppError;
@@ -188,7 +189,7 @@ impl ItemMutation {
     ) -> async_graphql::Result<Item> {
         let txn = domain::begin_write(ctx.db()?).await?;
         let item = items::create(&txn, &input.name, input.description.as_deref()).await?;
-        txn.commit().await?;
+        item_changed(item.id).commit(txn, ctx.bus()?).await?;
         Ok(Item(item))
     }
 
@@ -208,7 +209,7 @@ impl ItemMutation {
         };
         let txn = domain::begin_write(ctx.db()?).await?;
         let item = items::update(&txn, id, input.name.as_deref(), description).await?;
-        txn.commit().await?;
+        item_changed(item.id).commit(txn, ctx.bus()?).await?;
         Ok(Item(item))
     }
 
@@ -223,4 +224,11 @@ impl ItemMutation {
         txn.commit().await?;
         Ok(id)
     }
+}
+
+/// An item's details changed: its watchers hear of it.
+fn item_changed(id: i64) -> Changes {
+    let mut changes = Changes::new();
+    changes.note(Event::Item { id });
+    changes
 }

@@ -250,8 +250,8 @@ impl LendingMutation {
     async fn place_hold(&self, ctx: &Context<'_>, item_id: ID) -> async_graphql::Result<Hold> {
         let viewer = ctx.require_user()?;
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let hold = lending::place_hold(db, rules, viewer.user.id, item_id, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let hold = lending::place_hold(db, bus, rules, viewer.user.id, item_id, clock).await?;
         changed(ctx)?;
         Ok(Hold(hold))
     }
@@ -261,8 +261,8 @@ impl LendingMutation {
     async fn cancel_hold(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Hold> {
         let viewer = ctx.require_user()?;
         let id = parse_id("id", &id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let done = lending::cancel_hold(db, rules, &viewer, id, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::cancel_hold(db, bus, rules, &viewer, id, clock).await?;
         changed(ctx)?;
         Ok(Hold(done))
     }
@@ -278,8 +278,8 @@ impl LendingMutation {
     ) -> async_graphql::Result<Loan> {
         let item_id = parse_id("itemId", &item_id)?;
         let member_id = parse_id("memberId", &member_id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let done = lending::check_out(db, rules, item_id, member_id, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::check_out(db, bus, rules, item_id, member_id, clock).await?;
         changed(ctx)?;
         Ok(Loan(done))
     }
@@ -289,8 +289,8 @@ impl LendingMutation {
     #[requires_role(Admin)]
     async fn return_item(&self, ctx: &Context<'_>, item_id: ID) -> async_graphql::Result<Loan> {
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let done = lending::return_item(db, rules, item_id, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::return_item(db, bus, rules, item_id, clock).await?;
         changed(ctx)?;
         Ok(Loan(done))
     }
@@ -300,8 +300,8 @@ impl LendingMutation {
     async fn renew_loan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Loan> {
         let viewer = ctx.require_user()?;
         let id = parse_id("id", &id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let done = lending::renew_loan(db, rules, &viewer, id, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::renew_loan(db, bus, rules, &viewer, id, clock).await?;
         changed(ctx)?;
         Ok(Loan(done))
     }
@@ -316,8 +316,8 @@ impl LendingMutation {
         available: bool,
     ) -> async_graphql::Result<Item> {
         let item_id = parse_id("itemId", &item_id)?;
-        let (db, rules, clock) = (ctx.db()?, ctx.lending()?, ctx.clock()?);
-        let done = lending::set_available(db, rules, item_id, available, clock).await?;
+        let (db, bus, rules, clock) = (ctx.db()?, ctx.bus()?, ctx.lending()?, ctx.clock()?);
+        let done = lending::set_available(db, bus, rules, item_id, available, clock).await?;
         changed(ctx)?;
         Ok(Item(done))
     }

@@ -77,6 +77,17 @@ impl Loaders {
         Ok(())
     }
 
+    /// Forgets everything loaded: a live subscription's next event is resolved afresh (its
+    /// loaders then hold one event's rows at most).
+    pub fn forget(&self) {
+        self.users.clear::<i64>();
+        self.post_counts.clear::<i64>();
+        self.author_posts.clear::<PostsKey>();
+        if let Some(circulation) = self.circulation.get() {
+            circulation.forget();
+        }
+    }
+
     /// Loads many users' post counts at once.
     pub async fn prefetch_post_counts(&self, ids: &[i64]) -> Result<(), AppError> {
         let counts = posts::count_by_author(&self.db, ids).await?;

@@ -14,18 +14,19 @@ mod fields;
 mod item;
 mod lending;
 mod limits;
+mod live;
 pub mod loaders;
 mod post;
 pub mod roles;
 mod strings;
 mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 
-pub use errors::{finish, is_request_error};
+pub use errors::{finish, is_request_error, refusal};
 pub use limits::admit;
 
 /// The root of every query.
@@ -49,7 +50,7 @@ pub struct Mutation(
 );
 
 /// The schema type the server executes.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// What executing the schema needs.
 pub struct Services {
@@ -59,6 +60,10 @@ pub struct Services {
     pub lending: crate::config::Lending,
     /// The time the lending rules go by.
     pub clock: crate::clock::Clock,
+    /// Where mutations announce what they changed.
+    pub bus: crate::domain::events::Bus,
+    /// What live subscriptions listen to.
+    pub hub: crate::live::Hub,
 }
 
 /// How the schema behaves: production hides introspection. (The cost limits are checked before
@@ -80,7 +85,7 @@ impl Options {
 /// path: the limits are checked before execution ([`admit`]), `@requiresRole` by field guards
 /// ([`roles`]) and the error codes after it ([`finish`]).
 pub fn build(services: Services, options: Options) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -89,12 +94,14 @@ pub fn build(services: Services, options: Options) -> AppSchema {
         .data(services.auth)
         .data(services.lending)
         .data(services.clock)
+        .data(services.bus)
+        .data(services.hub)
         .finish()
 }
 
 /// The schema as `schema.graphql` shows it: every type, for printing (it is never executed).
 pub fn printable() -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish()
+    Schema::build(Query::default(), Mutation::default(), live::Subscription).finish()
 }
 
 /// The SDL as committed in `schema.graphql`: fields and enum values sorted, so it is stable.

@@ -9,6 +9,7 @@ use tkc_macros::resolvers;
 use super::connection::{self, connection, page_request};
 use super::context::{ContextExt, nullable, parse_id};
 use super::user::User;
+use crate::domain::events::{Changes, Event};
 use crate::domain::{self, posts};
 use crate::entity::posts::Model;
 use crate::entity::users::Model as UserRow;
@@ -167,7 +168,9 @@ impl PostMutation {
         let viewer = ctx.require_user()?;
         let txn = domain::begin_write(ctx.db()?).await?;
         let post = posts::create(&txn, &viewer, &input.title, &input.body).await?;
-        txn.commit().await?;
+        let mut changes = Changes::new();
+        changes.note(Event::Post { id: post.id });
+        changes.commit(txn, ctx.bus()?).await?;
         Ok(Post(post))
     }
 

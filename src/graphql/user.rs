@@ -249,7 +249,7 @@ impl UserMutation {
         role: Role,
     ) -> async_graphql::Result<User> {
         let user_id = parse_id("userId", &user_id)?;
-        let user = signin::set_role(ctx.db()?, user_id, role).await?;
+        let user = signin::set_role(ctx.db()?, ctx.bus()?, user_id, role).await?;
         if let Some(me) = ctx.identity().viewer().filter(|v| v.user.id == user.id) {
             // Demoted or promoted themselves: the later fields of this mutation see it.
             let mut me = me.clone();
@@ -263,7 +263,7 @@ impl UserMutation {
     #[requires_role(Admin)]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let user_id = parse_id("id", &id)?;
-        signin::delete_user(ctx.db()?, ctx.lending()?, user_id, ctx.clock()?).await?;
+        signin::delete_user(ctx.db()?, ctx.bus()?, ctx.lending()?, user_id, ctx.clock()?).await?;
         ctx.loaders()?.circulation().forget();
         if ctx
             .identity()

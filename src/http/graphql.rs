@@ -160,6 +160,9 @@ pub async fn get_handler(
     mut parts: Parts,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    if super::ws::is_upgrade(&parts.headers) {
+        return super::ws::upgrade(state, parts).await;
+    }
     let Some(media) = negotiate(&parts.headers) else {
         return not_acceptable();
     };

@@ -8,6 +8,8 @@ mod response;
 /// The accept loop: a header-read timeout and a cap on open connections.
 pub mod serve;
 mod tracing_layer;
+/// `/graphql` over WebSocket: subscriptions.
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub documents: Arc<DocumentCache>,
     /// GraphQL requests answered (each operation of a batch counts).
     pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
+    /// What WebSocket connections share.
+    pub live: ws::Live,
 }
 
 /// Every route of the server, with its layers (and the test-only routes when asked).

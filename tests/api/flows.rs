@@ -12,10 +12,13 @@ const PASSWORD: &str = "correct horse battery";
 async fn registered(app: &TestApp, name: &str) -> signin::SignedIn {
     signin::register(
         &app.db,
+        &app.bus,
         &app.auth,
-        name,
-        &format!("{name}@example.com"),
-        PASSWORD.to_owned(),
+        signin::Registration {
+            username: name,
+            email: &format!("{name}@example.com"),
+            password: PASSWORD.to_owned(),
+        },
         "10.0.0.1",
         None,
     )
@@ -37,10 +40,13 @@ async fn register_creates_a_borrower_with_a_session_and_refuses_a_taken_name_in_
 
     let taken = signin::register(
         &app.db,
+        &app.bus,
         &app.auth,
-        "ADA",
-        "other@example.com",
-        PASSWORD.to_owned(),
+        signin::Registration {
+            username: "ADA",
+            email: "other@example.com",
+            password: PASSWORD.to_owned(),
+        },
         "10.0.0.1",
         None,
     )
@@ -64,6 +70,7 @@ async fn login_replaces_the_current_session_and_a_wrong_password_is_counted() {
 
     let again = signin::login(
         &app.db,
+        &app.bus,
         &app.auth,
         "ada@example.com",
         PASSWORD.to_owned(),
@@ -77,23 +84,40 @@ async fn login_replaces_the_current_session_and_a_wrong_password_is_counted() {
     assert_eq!(app.count("sessions").await, 1, "the old session ended");
 
     for _ in 0..5 {
-        let wrong = signin::login(&app.db, &app.auth, "ada", "nope".into(), "10.0.0.2", None)
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(wrong.code().as_str(), "UNAUTHENTICATED");
-    }
-    // Locked now: the right password too, and nothing is written.
-    let locked = signin::login(&app.db, &app.auth, "ada", PASSWORD.into(), "10.0.0.3", None)
+        let wrong = signin::login(
+            &app.db,
+            &app.bus,
+            &app.auth,
+            "ada",
+            "nope".into(),
+            "10.0.0.2",
+            None,
+        )
         .await
         .err()
         .unwrap();
+        assert_eq!(wrong.code().as_str(), "UNAUTHENTICATED");
+    }
+    // Locked now: the right password too, and nothing is written.
+    let locked = signin::login(
+        &app.db,
+        &app.bus,
+        &app.auth,
+        "ada",
+        PASSWORD.into(),
+        "10.0.0.3",
+        None,
+    )
+    .await
+    .err()
+    .unwrap();
     assert_eq!(locked.code().as_str(), "TOO_MANY_REQUESTS");
     assert_eq!(app.count("sessions").await, 1);
 
     // An unknown name answers like a wrong password.
     let unknown = signin::login(
         &app.db,
+        &app.bus,
         &app.auth,
         "nobody",
         PASSWORD.into(),
@@ -110,13 +134,22 @@ async fn login_replaces_the_current_session_and_a_wrong_password_is_counted() {
 async fn change_password_keeps_this_session_ends_the_others_and_checks_the_current_one() {
     let app = TestApp::spawn().await;
     let ada = registered(&app, "ada").await;
-    let elsewhere = signin::login(&app.db, &app.auth, "ada", PASSWORD.into(), "10.0.0.9", None)
-        .await
-        .unwrap();
+    let elsewhere = signin::login(
+        &app.db,
+        &app.bus,
+        &app.auth,
+        "ada",
+        PASSWORD.into(),
+        "10.0.0.9",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(app.count("sessions").await, 2);
 
     let wrong = signin::change_password(
         &app.db,
+        &app.bus,
         &app.auth,
         &ada.viewer,
         "not it".into(),
@@ -134,6 +167,7 @@ async fn change_password_keeps_this_session_ends_the_others_and_checks_the_curre
 
     signin::change_password(
         &app.db,
+        &app.bus,
         &app.auth,
         &ada.viewer,
         PASSWORD.into(),
@@ -144,7 +178,7 @@ async fn change_password_keeps_this_session_ends_the_others_and_checks_the_curre
     .unwrap();
     assert_eq!(app.count("sessions").await, 1);
     assert!(
-        signin::logout(&app.db, Some(&elsewhere.viewer))
+        signin::logout(&app.db, &app.bus, Some(&elsewhere.viewer))
             .await
             .is_ok()
     );
@@ -157,6 +191,7 @@ async fn change_password_keeps_this_session_ends_the_others_and_checks_the_curre
     assert!(
         signin::login(
             &app.db,
+            &app.bus,
             &app.auth,
             "ada",
             "a new password".into(),
@@ -167,9 +202,17 @@ async fn change_password_keeps_this_session_ends_the_others_and_checks_the_curre
         .is_ok()
     );
     assert!(
-        signin::login(&app.db, &app.auth, "ada", PASSWORD.into(), "10.0.0.1", None)
-            .await
-            .is_err()
+        signin::login(
+            &app.db,
+            &app.bus,
+            &app.auth,
+            "ada",
+            PASSWORD.into(),
+            "10.0.0.1",
+            None
+        )
+        .await
+        .is_err()
     );
 }
 
@@ -178,20 +221,24 @@ async fn logout_ends_exactly_this_session_and_the_last_admin_stays() {
     let app = TestApp::spawn().await;
     let ada = registered(&app, "ada").await;
     let viewer: &Viewer = &ada.viewer;
-    assert!(signin::logout(&app.db, Some(viewer)).await.unwrap());
-    assert!(!signin::logout(&app.db, None).await.unwrap());
+    assert!(
+        signin::logout(&app.db, &app.bus, Some(viewer))
+            .await
+            .unwrap()
+    );
+    assert!(!signin::logout(&app.db, &app.bus, None).await.unwrap());
     assert_eq!(app.count("sessions").await, 0);
 
-    let admin = signin::set_role(&app.db, ada.viewer.user.id, Role::Admin)
+    let admin = signin::set_role(&app.db, &app.bus, ada.viewer.user.id, Role::Admin)
         .await
         .unwrap();
     assert_eq!(admin.role, Role::Admin);
-    let last = signin::set_role(&app.db, admin.id, Role::Borrower)
+    let last = signin::set_role(&app.db, &app.bus, admin.id, Role::Borrower)
         .await
         .err()
         .unwrap();
     assert_eq!(last.code().as_str(), "CONFLICT");
-    let last = signin::delete_user(&app.db, &app.config.lending, admin.id, &app.clock)
+    let last = signin::delete_user(&app.db, &app.bus, &app.config.lending, admin.id, &app.clock)
         .await
         .err()
         .unwrap();

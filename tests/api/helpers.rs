@@ -14,6 +14,7 @@ use tkc_library::auth::AuthServices;
 use tkc_library::clock::Clock;
 use tkc_library::config::Config;
 use tkc_library::db::StatementMeter;
+use tkc_library::domain::events::Bus;
 use tkc_library::entity::{items, posts, sessions, users};
 use tkc_library::startup::{Application, Harness};
 use tokio::sync::OnceCell;
@@ -34,6 +35,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The settings the server runs with.
     pub config: Config,
+    /// Where the server's changes are announced (for calling the domain's flows directly).
+    pub bus: Bus,
     _database: Arc<TestDatabase>,
 }
 
@@ -60,6 +63,7 @@ impl TestApp {
         let statements = app.statements();
         let auth = app.auth().clone();
         let clock = app.clock().clone();
+        let bus = app.bus().clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
@@ -69,6 +73,7 @@ impl TestApp {
             auth,
             clock,
             config,
+            bus,
             _database: database,
         }
     }

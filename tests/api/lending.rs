@@ -200,7 +200,7 @@ pub async fn history(admin: &Actor, item: &str) -> Value {
 
 /// Runs the hold sweeper once, now (by the shared clock); how many holds it expired.
 pub async fn sweep(app: &TestApp) -> u64 {
-    sweep_expired_holds(&app.db, &app.config.lending, app.clock.now())
+    sweep_expired_holds(&app.db, &app.bus, &app.config.lending, app.clock.now())
         .await
         .expect("a sweep")
 }

@@ -19,6 +19,7 @@ mod http;
 mod lending;
 mod lending_concurrency;
 mod limits;
+mod live;
 mod migrations;
 mod mutations;
 mod outage;

@@ -136,6 +136,23 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
 }
 
 #[tokio::test]
+async fn sigterm_closes_websockets_with_going_away() {
+    let db = TestDatabase::create().await;
+    let (mut child, address, _lines) = serve(&db, &[]).await;
+    let mut socket = crate::live::Socket::connect(&address, crate::live::Open::default()).await;
+    socket
+        .subscribe("1", "subscription { itemChanged { id } }", json!({}))
+        .await;
+    sigterm(&child);
+    assert_eq!(socket.close_code(Duration::from_secs(10)).await, Some(1001));
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
 async fn logs_are_json_with_request_ids_and_never_hold_secrets() {
     let db = TestDatabase::create().await;
     let (mut child, address, lines) =

@@ -22,6 +22,7 @@ use sea_orm::{
 
 use crate::auth::Viewer;
 pub use crate::config::Lending as Rules;
+use crate::domain::events::{Bus, Changes, Event};
 use crate::entity::holds::HoldStatus;
 use crate::entity::items::{self, ItemStatus};
 use crate::entity::loans::{self, Entity as Loans};
@@ -64,12 +65,14 @@ pub fn estimate(
 /// ready hold is then fulfilled).
 pub async fn check_out(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     item_id: i64,
     member_id: i64,
     clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     lock_member(&txn, member_id).await?;
     let item = lock_item(&txn, item_id).await?;
     let now = clock.now();
@@ -98,7 +101,7 @@ pub async fn check_out(
         ));
     }
     if let Some(hold) = ready_hold {
-        end_hold(&txn, hold, HoldStatus::Fulfilled, now).await?;
+        end_hold(&txn, &mut changes, hold, HoldStatus::Fulfilled, now).await?;
     }
     let loan = loans::ActiveModel {
         item_id: Set(item_id),
@@ -111,19 +114,21 @@ pub async fn check_out(
     }
     .insert(&txn)
     .await?;
-    set_status(&txn, item, ItemStatus::OnLoan).await?;
-    txn.commit().await?;
+    set_status(&txn, &mut changes, item, ItemStatus::OnLoan).await?;
+    changes.commit(txn, bus).await?;
     Ok(loan)
 }
 
 /// Ends the item's active loan and hands the item to the first member waiting, if any.
 pub async fn return_item(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     item_id: i64,
     clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     let item = lock_item(&txn, item_id).await?;
     let now = clock.now();
     let loan = active_loan(&txn, item_id)
@@ -132,8 +137,8 @@ pub async fn return_item(
     let mut row = loan.into_active_model();
     row.returned_at = Set(Some(now));
     let loan = row.update(&txn).await?;
-    hand_on(&txn, rules, item, now).await?;
-    txn.commit().await?;
+    hand_on(&txn, &mut changes, rules, item, now).await?;
+    changes.commit(txn, bus).await?;
     Ok(loan)
 }
 
@@ -141,12 +146,14 @@ pub async fn return_item(
 /// than it was; refused while anyone waits for the item, and after `MAX_RENEWALS`.
 pub async fn renew_loan(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     viewer: &Viewer,
     loan_id: i64,
     clock: &impl Now,
 ) -> Result<loans::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     let seen = visible_loan(&txn, viewer, loan_id).await?;
     lock_item(&txn, seen.item_id).await?;
     let now = clock.now();
@@ -178,7 +185,8 @@ pub async fn renew_loan(
     row.due_at = Set(due_at);
     row.renewal_count = Set(renewals);
     let loan = row.update(&txn).await?;
-    txn.commit().await?;
+    changes.note(Event::Item { id: loan.item_id });
+    changes.commit(txn, bus).await?;
     Ok(loan)
 }
 
@@ -187,16 +195,20 @@ pub async fn renew_loan(
 /// an item is already in changes nothing.
 pub async fn set_available(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     item_id: i64,
     available: bool,
     clock: &impl Now,
 ) -> Result<items::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     let item = lock_item(&txn, item_id).await?;
     let now = clock.now();
     let item = match (available, item.status) {
-        (false, ItemStatus::Available) => set_status(&txn, item, ItemStatus::Unavailable).await?,
+        (false, ItemStatus::Available) => {
+            set_status(&txn, &mut changes, item, ItemStatus::Unavailable).await?
+        }
         (false, ItemStatus::OnLoan) => {
             return Err(AppError::refused(
                 Reason::ItemOnLoan,
@@ -208,10 +220,10 @@ pub async fn set_available(
                 "it is on the hold shelf for a member: cancel that hold first",
             ));
         }
-        (true, ItemStatus::Unavailable) => hand_on(&txn, rules, item, now).await?,
+        (true, ItemStatus::Unavailable) => hand_on(&txn, &mut changes, rules, item, now).await?,
         _ => item,
     };
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(item)
 }
 

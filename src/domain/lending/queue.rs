@@ -14,6 +14,7 @@ use super::state::{
 };
 use super::{Rules, after};
 use crate::auth::Viewer;
+use crate::domain::events::{Bus, Changes, Event};
 use crate::entity::holds::{self, Entity as Holds, HoldStatus};
 use crate::entity::items::ItemStatus;
 use crate::error::{AppError, Reason};
@@ -22,12 +23,14 @@ use crate::error::{AppError, Reason};
 /// (the item goes to the hold shelf), otherwise at the end of the queue.
 pub async fn place_hold(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     member_id: i64,
     item_id: i64,
     clock: &impl Now,
 ) -> Result<holds::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     lock_member(&txn, member_id).await?;
     let item = lock_item(&txn, item_id).await?;
     let now = clock.now();
@@ -78,10 +81,12 @@ pub async fn place_hold(
     }
     .insert(&txn)
     .await?;
+    changes.note(Event::Item { id: item_id });
+    changes.note(Event::Hold { id: hold.id });
     if ready {
-        set_status(&txn, item, ItemStatus::OnHoldShelf).await?;
+        set_status(&txn, &mut changes, item, ItemStatus::OnHoldShelf).await?;
     }
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(hold)
 }
 
@@ -89,12 +94,14 @@ pub async fn place_hold(
 /// has already ended is answered as it is.
 pub async fn cancel_hold(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     viewer: &Viewer,
     hold_id: i64,
     clock: &impl Now,
 ) -> Result<holds::Model, AppError> {
     let txn = crate::domain::begin_write(db).await?;
+    let mut changes = Changes::new();
     let seen = visible_hold(&txn, viewer, hold_id).await?;
     let item = lock_item(&txn, seen.item_id).await?;
     let now = clock.now();
@@ -104,11 +111,11 @@ pub async fn cancel_hold(
         return Ok(hold);
     }
     let was_ready = hold.status == HoldStatus::Ready;
-    let hold = end_hold(&txn, hold, HoldStatus::Cancelled, now).await?;
+    let hold = end_hold(&txn, &mut changes, hold, HoldStatus::Cancelled, now).await?;
     if was_ready {
-        hand_on(&txn, rules, item, now).await?;
+        hand_on(&txn, &mut changes, rules, item, now).await?;
     }
-    txn.commit().await?;
+    changes.commit(txn, bus).await?;
     Ok(hold)
 }
 
@@ -117,6 +124,7 @@ pub async fn cancel_hold(
 /// item's lock, so it is expired (and its item handed on) exactly once.
 pub async fn sweep_expired_holds(
     db: &DatabaseConnection,
+    bus: &Bus,
     rules: &Rules,
     now: DateTime<Utc>,
 ) -> Result<u64, AppError> {
@@ -134,6 +142,7 @@ pub async fn sweep_expired_holds(
     let mut expired = 0;
     for (hold_id, item_id) in due {
         let txn = crate::domain::begin_write(db).await?;
+        let mut changes = Changes::new();
         let item = match lock_item(&txn, item_id).await {
             Ok(item) => item,
             // Deleted since the scan, with its holds.
@@ -146,9 +155,9 @@ pub async fn sweep_expired_holds(
         if hold.status != HoldStatus::Ready || hold.pickup_by.is_none_or(|by| by >= now) {
             continue;
         }
-        end_hold(&txn, hold, HoldStatus::Expired, now).await?;
-        hand_on(&txn, rules, item, now).await?;
-        txn.commit().await?;
+        end_hold(&txn, &mut changes, hold, HoldStatus::Expired, now).await?;
+        hand_on(&txn, &mut changes, rules, item, now).await?;
+        changes.commit(txn, bus).await?;
         expired += 1;
     }
     Ok(expired)

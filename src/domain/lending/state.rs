@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::{Rules, after, may_see_member};
 use crate::auth::Viewer;
+use crate::domain::events::{Changes, Event};
 use crate::entity::holds::{self, Entity as Holds, HoldStatus};
 use crate::entity::items::{self, Entity as Items, ItemStatus};
 use crate::entity::loans::{self, Entity as Loans};
@@ -34,6 +35,7 @@ pub async fn release_item(txn: &impl ConnectionTrait, item_id: i64) -> Result<()
 /// item on loan; their open holds are cancelled, a ready one handing its item on.
 pub async fn release_member(
     txn: &impl ConnectionTrait,
+    changes: &mut Changes,
     rules: &Rules,
     member_id: i64,
     clock: &impl Now,
@@ -66,6 +68,8 @@ pub async fn release_member(
         .await?;
     for &item_id in &held {
         lock_item(txn, item_id).await?;
+        // Their place in the queue goes: the holds behind it move up.
+        changes.queue(item_id);
     }
     let now = clock.now();
     let ready: Vec<i64> = Holds::find()
@@ -79,7 +83,7 @@ pub async fn release_member(
     cancel_open(txn, holds::Column::MemberId.eq(member_id), now).await?;
     for item_id in ready {
         let item = lock_item(txn, item_id).await?;
-        hand_on(txn, rules, item, now).await?;
+        hand_on(txn, changes, rules, item, now).await?;
     }
     Ok(())
 }
@@ -124,27 +128,32 @@ pub(super) async fn locked_member(
 /// hold shelf), or puts it on the shelf when nobody waits.
 pub(super) async fn hand_on(
     db: &impl ConnectionTrait,
+    changes: &mut Changes,
     rules: &Rules,
     item: items::Model,
     now: DateTime<Utc>,
 ) -> Result<items::Model, AppError> {
     match next_waiting(db, item.id).await? {
         Some(hold) => {
+            changes.note(Event::Hold { id: hold.id });
+            changes.queue(item.id);
             let mut row = hold.into_active_model();
             row.status = Set(HoldStatus::Ready);
             row.pickup_by = Set(Some(after(now, rules.hold_pickup_window)));
             row.update(db).await?;
-            set_status(db, item, ItemStatus::OnHoldShelf).await
+            set_status(db, changes, item, ItemStatus::OnHoldShelf).await
         }
-        None => set_status(db, item, ItemStatus::Available).await,
+        None => set_status(db, changes, item, ItemStatus::Available).await,
     }
 }
 
 pub(super) async fn set_status(
     db: &impl ConnectionTrait,
+    changes: &mut Changes,
     item: items::Model,
     status: ItemStatus,
 ) -> Result<items::Model, AppError> {
+    changes.note(Event::Item { id: item.id });
     if item.status == status {
         return Ok(item);
     }
@@ -155,10 +164,13 @@ pub(super) async fn set_status(
 
 pub(super) async fn end_hold(
     db: &impl ConnectionTrait,
+    changes: &mut Changes,
     hold: holds::Model,
     status: HoldStatus,
     now: DateTime<Utc>,
 ) -> Result<holds::Model, AppError> {
+    changes.note(Event::Hold { id: hold.id });
+    changes.queue(hold.item_id);
     let mut row = hold.into_active_model();
     row.status = Set(status);
     row.ended_at = Set(Some(now));

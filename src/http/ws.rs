@@ -1,0 +1,515 @@
+//! `/graphql` over WebSocket, in the `graphql-transport-ws` protocol (the `graphql-ws` library's).
+//! async-graphql runs the protocol ([`async_graphql::http::WebSocket`]); this module admits the
+//! upgrade and drives the socket:
+//!
+//! - **Before the upgrade**: an `Origin` that is neither this server's nor in
+//!   `CORS_ALLOWED_ORIGINS` is refused with 403 (the session cookie would otherwise let any site
+//!   subscribe as the user: cross-site WebSocket hijacking); no `Origin` (a non-browser client) is
+//!   fine. Beyond `WS_MAX_CONNECTIONS` open sockets, 503. The session cookie is read once, here.
+//! - **While open**: `connection_init` within 10 s (else close 4408); a ping every
+//!   `GRAPHQL_WS_KEEPALIVE`, and a client silent for twice that is closed; at most
+//!   `GRAPHQL_WS_MAX_SUBSCRIPTIONS` subscriptions; every operation admitted by the same limits as
+//!   over HTTP; mutations are refused (they go by POST, where cookies can be set).
+//! - **The session**: checked again when the hub says the user's sessions or role changed (on any
+//!   instance) and when it would expire; once it has ended the connection is anonymous and its
+//!   personal subscriptions end with `UNAUTHENTICATED`.
+//! - **Shutdown**: every socket is closed with 1001 (going away).
+//!
+//! async-graphql-axum's `GraphQLWebSocket::serve` runs the same protocol but has no way to close
+//! on shutdown, to time out `connection_init`, to ping, or to give up on a client that does not
+//! read: hence this loop, not a new dependency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_graphql::http::{WebSocket as Protocol, WsMessage};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor, Request, Response};
+use axum::extract::FromRequestParts;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::{SinkExt, future};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
+
+use super::identity::RequestIdentity;
+use super::{AppState, MAX_BODY_BYTES};
+use crate::auth::{Asker, Identity};
+use crate::config::Origin;
+use crate::domain::sessions;
+use crate::error::{AppError, Code};
+use crate::graphql::budget::ResponseBudget;
+use crate::graphql::loaders::Loaders;
+use crate::live::{Hub, Update};
+
+/// The subprotocol spoken.
+pub const SUBPROTOCOL: &str = "graphql-transport-ws";
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one message may take to be sent before the client is given up on (it does not read).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Retry a session check that could not reach the database after this long.
+const RECHECK_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// What WebSocket connections share.
+#[derive(Clone)]
+pub struct Live {
+    pub hub: Hub,
+    /// One permit per open socket (`WS_MAX_CONNECTIONS`).
+    pub permits: Arc<Semaphore>,
+    /// Turns true when the server stops: every socket closes with 1001.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// Whether the request asks to become a WebSocket.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Admits (or refuses) an upgrade on `/graphql`.
+pub async fn upgrade(state: AppState, mut parts: Parts) -> HttpResponse {
+    if !origin_allowed(&parts.headers, &state.config.http.cors_allowed_origins) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            Code::Forbidden,
+            "WebSocket connections are accepted only from this server's origin and CORS_ALLOWED_ORIGINS",
+        );
+    }
+    if !offers_subprotocol(&parts.headers) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
+            "a WebSocket on /graphql speaks graphql-transport-ws: send Sec-WebSocket-Protocol: graphql-transport-ws",
+        );
+    }
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(permit) = Arc::clone(&state.live.permits).try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::ServiceUnavailable,
+            "too many WebSocket connections are open (WS_MAX_CONNECTIONS); try again later",
+        );
+    };
+    let who = match RequestIdentity::from_request_parts(&mut parts, &state).await {
+        Ok(who) => who,
+        Err(never) => match never {},
+    };
+    let token = state.auth.cookies.token(&who.cookies);
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(MAX_BODY_BYTES)
+        .max_frame_size(MAX_BODY_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, who, token, permit))
+}
+
+fn refuse(status: StatusCode, code: Code, message: &str) -> HttpResponse {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        code.body(message),
+    )
+        .into_response()
+}
+
+/// No `Origin` (not a browser), this server's own origin (the `Host` it was asked for), or one of
+/// `allowed`.
+fn origin_allowed(headers: &HeaderMap, allowed: &[Origin]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.iter().any(|o| o.as_str() == origin) {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+fn offers_subprotocol(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL)
+}
+
+/// Drives one socket until it closes, the server stops, or the client stops reading.
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    who: RequestIdentity,
+    token: Option<String>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let settings = state.config.live.clone();
+    let asker = Asker::new(who.identity);
+    let mut data = Data::default();
+    data.insert(asker.clone());
+    data.insert(who.client_ip);
+    let operations = Operations {
+        state: state.clone(),
+        running: Arc::default(),
+    };
+    let (mut sink, input) = socket.split();
+    let input = input
+        .take_while(|m| future::ready(m.is_ok()))
+        .filter_map(|m| {
+            future::ready(match m {
+                Ok(Message::Text(text)) => Some(axum::body::Bytes::from(text)),
+                Ok(Message::Binary(bytes)) => Some(bytes),
+                _ => None,
+            })
+        });
+    let protocol = Protocol::new(
+        operations,
+        input,
+        async_graphql::http::WebSocketProtocols::GraphQLWS,
+    )
+    .connection_data(data)
+    .keepalive_timeout(settings.keepalive * 2);
+    let mut protocol = std::pin::pin!(protocol);
+    let mut session = Session::new(&state.live.hub, &asker, token, state.auth.lifetimes);
+    let init = tokio::time::sleep(INIT_TIMEOUT);
+    let mut init = std::pin::pin!(init);
+    let mut acknowledged = false;
+    let mut pings = tokio::time::interval_at(
+        tokio::time::Instant::now() + settings.keepalive,
+        settings.keepalive,
+    );
+    let mut stopping = state.live.stopping.clone();
+    loop {
+        let step = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|s| *s) => Step::Close(1001, "the server is shutting down".into()),
+            () = &mut init, if !acknowledged => {
+                Step::Close(4408, "Connection initialisation timeout".into())
+            }
+            () = session.due() => Step::CheckSession,
+            _ = pings.tick(), if acknowledged => Step::Send(Message::Text(r#"{"type":"ping"}"#.into())),
+            message = protocol.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    acknowledged |= text.contains(r#""connection_ack""#);
+                    Step::Send(Message::Text(text.into()))
+                }
+                Some(WsMessage::Close(code, reason)) => Step::Close(code, reason),
+                None => return,
+            },
+        };
+        let out = match step {
+            Step::Send(out) => out,
+            Step::CheckSession => {
+                session.check(&state, &asker).await;
+                continue;
+            }
+            Step::Close(code, reason) => {
+                close(&mut sink, code, &reason).await;
+                return;
+            }
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::info!("a WebSocket client stopped reading; disconnected");
+                return;
+            }
+        }
+    }
+}
+
+/// What the connection does next.
+enum Step {
+    Send(Message),
+    CheckSession,
+    Close(u16, String),
+}
+
+async fn close<S>(sink: &mut S, code: u16, reason: &str)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame))))
+        .await
+        .ok();
+}
+
+/// The session a connection runs under, checked again when it may have changed.
+struct Session {
+    token: Option<String>,
+    user: Option<i64>,
+    /// When the session would expire, unless used meanwhile.
+    deadline: Option<tokio::time::Instant>,
+    updates: Option<broadcast::Receiver<Arc<Update>>>,
+}
+
+impl Session {
+    fn new(
+        hub: &Hub,
+        asker: &Asker,
+        token: Option<String>,
+        lifetimes: sessions::Lifetimes,
+    ) -> Self {
+        let identity = asker.get();
+        let viewer = identity.viewer();
+        Self {
+            user: viewer.map(|v| v.user.id),
+            deadline: viewer.map(|v| expiry(v, lifetimes)),
+            updates: viewer.map(|_| hub.subscribe()),
+            token: token.filter(|_| viewer.is_some()),
+        }
+    }
+
+    /// Resolves when the session should be checked: the user's sessions changed somewhere, live
+    /// updates may have been missed, or it expires. Never, for an anonymous connection.
+    async fn due(&mut self) {
+        let (Some(user), Some(updates)) = (self.user, self.updates.as_mut()) else {
+            return future::pending().await;
+        };
+        let deadline = self.deadline;
+        let expired = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => future::pending().await,
+            }
+        };
+        let changed = async {
+            loop {
+                match updates.recv().await {
+                    Ok(update) => match &*update {
+                        Update::Accounts(users) if users.contains(&user) => return,
+                        Update::Resync => return,
+                        _ => {}
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => return future::pending().await,
+                }
+            }
+        };
+        tokio::select! {
+            () = expired => {}
+            () = changed => {}
+        }
+    }
+
+    async fn check(&mut self, state: &AppState, asker: &Asker) {
+        let Some(token) = &self.token else {
+            return;
+        };
+        match sessions::viewer(&state.db, token, state.auth.lifetimes).await {
+            Ok(Some(viewer)) => {
+                self.deadline = Some(expiry(&viewer, state.auth.lifetimes));
+                asker.set(Identity::User(Box::new(viewer)));
+            }
+            Ok(None) => {
+                self.user = None;
+                self.updates = None;
+                asker.set(Identity::Anonymous);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check a WebSocket connection's session");
+                self.deadline = Some(tokio::time::Instant::now() + RECHECK_AFTER_FAILURE);
+            }
+        }
+    }
+}
+
+/// When `viewer`'s session expires if not used: its absolute end or its idle end, whichever
+/// comes first (a little after, so that the check finds it over).
+fn expiry(viewer: &crate::auth::Viewer, lifetimes: sessions::Lifetimes) -> tokio::time::Instant {
+    let session = &viewer.session;
+    let idle = chrono::Duration::from_std(lifetimes.idle).unwrap_or(chrono::Duration::MAX);
+    let idle_end = session
+        .last_seen_at
+        .checked_add_signed(idle)
+        .unwrap_or(session.expires_at);
+    let ends = session.expires_at.min(idle_end);
+    let left = (ends - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        // A session years away: check again in a day (an `Instant` cannot go that far).
+        .min(Duration::from_secs(86_400));
+    tokio::time::Instant::now() + left + Duration::from_millis(50)
+}
+
+/// Runs a connection's operations with what each needs (loaders, a response budget for queries)
+/// after the same admission as over HTTP, and counts its subscriptions.
+#[derive(Clone)]
+struct Operations {
+    state: AppState,
+    running: Arc<AtomicUsize>,
+}
+
+impl Executor for Operations {
+    async fn execute(&self, request: Request) -> Response {
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let state = &self.state;
+        if let Err(error) =
+            crate::graphql::admit(&mut request, &state.config.limits, &state.documents)
+        {
+            return one(Response::from_errors(vec![error]));
+        }
+        let mut running = None;
+        match operation_type(&mut request) {
+            Some(OperationType::Mutation) => {
+                return refused(
+                    Code::MethodNotAllowed,
+                    "mutations are sent with POST /graphql, not over WebSocket",
+                );
+            }
+            Some(OperationType::Subscription) => {
+                let max = state.config.live.max_subscriptions;
+                match Running::start(&self.running, max) {
+                    Some(started) => running = Some(started),
+                    None => {
+                        let error = AppError::TooManySubscriptions { max };
+                        return refused(error.code(), &error.to_string());
+                    }
+                }
+            }
+            _ => {
+                let budget = ResponseBudget::new(state.config.limits.response_bytes);
+                request = request.data(Arc::new(budget));
+            }
+        }
+        let request = request.data(Loaders::new(state.db.clone()));
+        let max_errors = state.config.limits.errors;
+        state
+            .schema
+            .execute_stream_with_session_data(request, session.unwrap_or_default())
+            .map(move |mut response| {
+                // Counted until the stream is dropped (completed by either side).
+                let _running = &running;
+                crate::graphql::finish(&mut response, max_errors);
+                response
+            })
+            .boxed()
+    }
+}
+
+fn one(response: Response) -> BoxStream<'static, Response> {
+    futures_util::stream::once(future::ready(response)).boxed()
+}
+
+fn refused(code: Code, message: &str) -> BoxStream<'static, Response> {
+    one(Response::from_errors(vec![crate::graphql::refusal(
+        code,
+        message.to_owned(),
+    )]))
+}
+
+/// The type of the operation an admitted request would run.
+fn operation_type(request: &mut Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    let operation = match &name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => doc.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.map(|op| op.node.ty)
+}
+
+/// One running subscription of a connection, counted until dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(count)))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_this_servers_or_allowed_ones() {
+        let allowed =
+            vec![<Origin as crate::config::Setting>::parse("https://app.example").unwrap()];
+        let headers = |origin: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static("api.example:8000"));
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+            }
+            h
+        };
+        assert!(origin_allowed(&headers(None), &allowed));
+        assert!(origin_allowed(
+            &headers(Some("http://api.example:8000")),
+            &allowed
+        ));
+        assert!(origin_allowed(
+            &headers(Some("https://app.example")),
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://evil.example")),
+            &allowed
+        ));
+        assert!(!origin_allowed(&headers(Some("null")), &allowed));
+        assert!(!origin_allowed(
+            &headers(Some("http://api.example")),
+            &allowed
+        ));
+    }
+
+    #[test]
+    fn subscriptions_are_counted_up_to_the_limit_and_given_back() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = Running::start(&count, 2).unwrap();
+        let _b = Running::start(&count, 2).unwrap();
+        assert!(Running::start(&count, 2).is_none());
+        drop(a);
+        assert!(Running::start(&count, 2).is_some());
+    }
+}
