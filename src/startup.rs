@@ -164,12 +164,13 @@ impl Application {
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         if let Some(open_files) = http::serve::raise_open_files_limit() {
             let needed = self.state.config.http.max_connections as u64
+                + self.state.config.live.max_connections as u64
                 + u64::from(self.state.config.database.max_connections)
                 + 64;
             if open_files < needed {
                 tracing::warn!(
                     open_files,
-                    "the open files limit is below HTTP_MAX_CONNECTIONS plus the pool; \
+                    "the open files limit is below HTTP_MAX_CONNECTIONS and WS_MAX_CONNECTIONS plus the pool; \
                      accept may fail before the connection limit is reached"
                 );
             }

@@ -190,7 +190,8 @@ settings! {
 
     /// Subscriptions over WebSocket.
     pub struct Live {
-        /// Subscriptions one WebSocket connection may run at once.
+        /// Operations (subscriptions, and queries in flight) one WebSocket connection may run at
+        /// once.
         max_subscriptions: usize = "GRAPHQL_WS_MAX_SUBSCRIPTIONS", default 20, range 1..=10_000;
         /// WebSocket connections open at once on this instance (503 beyond).
         max_connections: usize = "WS_MAX_CONNECTIONS", default 10_000, range 1..=1_000_000;

@@ -19,6 +19,9 @@ use crate::auth::{Asker, Identity};
 use crate::error::AppError;
 use crate::live::{Hub, ItemState, Update};
 
+/// The most items one `itemChanged` may name.
+const MAX_WATCHED: usize = 100;
+
 #[derive(Default)]
 pub struct Subscription;
 
@@ -31,6 +34,13 @@ impl Subscription {
         ctx: &Context<'_>,
         ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Item>> + use<>> {
+        if ids.as_ref().is_some_and(|ids| ids.len() > MAX_WATCHED) {
+            return Err(AppError::bad_input(
+                "ids",
+                format!("watch at most {MAX_WATCHED} items (or leave `ids` out for every item)"),
+            )
+            .into());
+        }
         let watched: Option<Vec<i64>> = ids
             .map(|ids| ids.iter().map(|id| parse_id("ids", id)).collect())
             .transpose()?;
@@ -83,6 +93,8 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Hold>> + use<>> {
         let member = ctx.require_user()?.user.id;
+        // Holds sent while open: after a gap, their end (if they ended) is sent too.
+        let mut open_seen: Vec<i64> = Vec::new();
         let (hub, loaders) = (ctx.hub()?.clone(), ctx.loaders()?.clone());
         let mut who = ctx.data::<Asker>()?.watch();
         let mut updates = hub.subscribe();
@@ -114,7 +126,7 @@ impl Subscription {
                         .filter(|h| h.hold.member_id == member)
                         .map(|h| (h.hold.clone(), Arc::clone(&h.item)))
                         .collect(),
-                    Update::Resync => match hub.holds_of(member).await {
+                    Update::Resync => match hub.holds_of(member, &open_seen).await {
                         Ok(holds) => holds.into_iter().map(|h| (h.hold, h.item)).collect(),
                         Err(e) => {
                             yield Err(AppError::from(e).into());
@@ -124,6 +136,10 @@ impl Subscription {
                     _ => Vec::new(),
                 };
                 for (hold, item) in holds {
+                    open_seen.retain(|id| *id != hold.id);
+                    if hold.status.is_open() {
+                        open_seen.push(hold.id);
+                    }
                     loaders.forget();
                     loaders.circulation().feed(&item).await;
                     yield Ok(Hold(hold));

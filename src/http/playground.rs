@@ -145,6 +145,12 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, bool)] = &[
         false,
     ),
     (
+        "Watch items (subscription)",
+        include_str!("../../playground/operations/watch-items.graphql"),
+        Some(include_str!("../../playground/operations/watch-items.json")),
+        false,
+    ),
+    (
         "Log out",
         include_str!("../../playground/operations/logout.graphql"),
         None,

@@ -99,6 +99,8 @@ pub async fn upgrade(state: AppState, mut parts: Parts) -> HttpResponse {
             "too many WebSocket connections are open (WS_MAX_CONNECTIONS); try again later",
         );
     };
+    // Listening before the session is read: a sign-out right after the lookup is not missed.
+    let updates = state.live.hub.subscribe();
     let who = match RequestIdentity::from_request_parts(&mut parts, &state).await {
         Ok(who) => who,
         Err(never) => match never {},
@@ -110,7 +112,7 @@ pub async fn upgrade(state: AppState, mut parts: Parts) -> HttpResponse {
         .write_buffer_size(0)
         .max_message_size(MAX_BODY_BYTES)
         .max_frame_size(MAX_BODY_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, who, token, permit))
+        .on_upgrade(move |socket| serve(socket, state, who, token, updates, permit))
 }
 
 fn refuse(status: StatusCode, code: Code, message: &str) -> HttpResponse {
@@ -159,6 +161,7 @@ async fn serve(
     state: AppState,
     who: RequestIdentity,
     token: Option<String>,
+    updates: broadcast::Receiver<Arc<Update>>,
     _permit: OwnedSemaphorePermit,
 ) {
     let settings = state.config.live.clone();
@@ -188,7 +191,7 @@ async fn serve(
     .connection_data(data)
     .keepalive_timeout(settings.keepalive * 2);
     let mut protocol = std::pin::pin!(protocol);
-    let mut session = Session::new(&state.live.hub, &asker, token, state.auth.lifetimes);
+    let mut session = Session::new(updates, &asker, token, state.auth.lifetimes);
     let init = tokio::time::sleep(INIT_TIMEOUT);
     let mut init = std::pin::pin!(init);
     let mut acknowledged = false;
@@ -268,7 +271,7 @@ struct Session {
 
 impl Session {
     fn new(
-        hub: &Hub,
+        updates: broadcast::Receiver<Arc<Update>>,
         asker: &Asker,
         token: Option<String>,
         lifetimes: sessions::Lifetimes,
@@ -278,7 +281,7 @@ impl Session {
         Self {
             user: viewer.map(|v| v.user.id),
             deadline: viewer.map(|v| expiry(v, lifetimes)),
-            updates: viewer.map(|_| hub.subscribe()),
+            updates: viewer.map(|_| updates),
             token: token.filter(|_| viewer.is_some()),
         }
     }
@@ -382,32 +385,28 @@ impl Executor for Operations {
         {
             return one(Response::from_errors(vec![error]));
         }
-        let mut running = None;
-        match operation_type(&mut request) {
+        let subscription = match operation_type(&mut request) {
             Some(OperationType::Mutation) => {
                 return refused(
                     Code::MethodNotAllowed,
                     "mutations are sent with POST /graphql, not over WebSocket",
                 );
             }
-            Some(OperationType::Subscription) => {
-                let max = state.config.live.max_subscriptions;
-                match Running::start(&self.running, max) {
-                    Some(started) => running = Some(started),
-                    None => {
-                        let error = AppError::TooManySubscriptions { max };
-                        return refused(error.code(), &error.to_string());
-                    }
-                }
-            }
-            _ => {
-                let budget = ResponseBudget::new(state.config.limits.response_bytes);
-                request = request.data(Arc::new(budget));
-            }
+            kind => kind == Some(OperationType::Subscription),
+        };
+        // Queries in flight count too: a socket cannot run more operations at once than this.
+        let max = state.config.live.max_subscriptions;
+        let Some(running) = Running::start(&self.running, max) else {
+            let error = AppError::TooManySubscriptions { max };
+            return refused(error.code(), &error.to_string());
+        };
+        if !subscription {
+            let budget = ResponseBudget::new(state.config.limits.response_bytes);
+            request = request.data(Arc::new(budget));
         }
         let request = request.data(Loaders::new(state.db.clone()));
         let max_errors = state.config.limits.errors;
-        state
+        let stream = state
             .schema
             .execute_stream_with_session_data(request, session.unwrap_or_default())
             .map(move |mut response| {
@@ -415,8 +414,24 @@ impl Executor for Operations {
                 let _running = &running;
                 crate::graphql::finish(&mut response, max_errors);
                 response
-            })
-            .boxed()
+            });
+        if subscription {
+            return stream.boxed();
+        }
+        // A query has `REQUEST_TIMEOUT`, as over HTTP.
+        let limit = state.config.http.request_timeout;
+        futures_util::stream::once(async move {
+            let mut stream = std::pin::pin!(stream);
+            match tokio::time::timeout(limit, stream.next()).await {
+                Ok(Some(response)) => response,
+                Ok(None) => Response::default(),
+                Err(_) => Response::from_errors(vec![crate::graphql::refusal(
+                    Code::ServiceUnavailable,
+                    format!("the request took longer than {limit:?} (REQUEST_TIMEOUT)"),
+                )]),
+            }
+        })
+        .boxed()
     }
 }
 

@@ -23,6 +23,9 @@ use crate::entity::{holds, items, loans, posts as post_rows, users as user_rows}
 /// The name the listening connection shows in `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "tkc-library-listener";
 
+/// How often the listening connection is asked whether it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
 /// The longest wait between two attempts to reconnect the listener.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -108,9 +111,17 @@ impl Hub {
         Ok(ids.iter().filter_map(|id| states.remove(id)).collect())
     }
 
-    /// A member's open holds as they are now.
-    pub async fn holds_of(&self, member_id: i64) -> Result<Vec<HoldState>, DbErr> {
-        let holds = circulation::open_holds_of_member(&self.db, member_id).await?;
+    /// A member's open holds as they are now, and the holds `also` (ended ones the subscriber has
+    /// seen open: their end is news to it).
+    pub async fn holds_of(&self, member_id: i64, also: &[i64]) -> Result<Vec<HoldState>, DbErr> {
+        let mut holds = circulation::open_holds_of_member(&self.db, member_id).await?;
+        if !also.is_empty() {
+            let seen = circulation::holds_by_ids(&self.db, also).await?;
+            holds.extend(
+                seen.into_iter()
+                    .filter(|h| h.member_id == member_id && !h.status.is_open()),
+            );
+        }
         self.hold_states(holds).await
     }
 
@@ -295,13 +306,30 @@ async fn listen(hub: Hub, options: PgConnectOptions, mut stopped: watch::Receive
                 backoff = Duration::from_millis(100);
                 if connected_before {
                     tracing::info!("live updates: listening again; resending current state");
-                    hub.publish(Update::Resync);
                 }
+                // Also after the first connection: changes made before it are sent as they are.
+                hub.publish(Update::Resync);
                 connected_before = true;
+                let mut heartbeat =
+                    tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
                 loop {
                     let received = tokio::select! {
-                        received = listener.try_recv() => received,
+                        received = listener.try_recv() => Some(received),
+                        _ = heartbeat.tick() => None,
                         _ = stopped.wait_for(|s| *s) => return,
+                    };
+                    let Some(received) = received else {
+                        // A connection dropped without a word (a NAT, a cable) is found here.
+                        let alive = tokio::time::timeout(
+                            Duration::from_secs(5),
+                            sea_orm::sqlx::query("SELECT 1").execute(&mut listener),
+                        )
+                        .await;
+                        if matches!(alive, Ok(Ok(_))) {
+                            continue;
+                        }
+                        tracing::warn!("live updates: the listening connection stopped answering");
+                        break;
                     };
                     match received {
                         Ok(Some(notification)) => match events::parse(notification.payload()) {
@@ -338,8 +366,10 @@ async fn connect(options: &PgConnectOptions) -> Result<PgListener, sea_orm::sqlx
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(options.clone());
     let mut listener = PgListener::connect_with(&pool).await?;
-    // Only this listener holds the connection: it is not handed back to a pool on failure.
+    // Only this listener holds the connection; a lost one is replaced by `listen`, which then
+    // has every subscription resend current state.
     listener.ignore_pool_close_event(true);
+    listener.eager_reconnect(false);
     listener.listen(events::CHANNEL).await?;
     Ok(listener)
 }

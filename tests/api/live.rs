@@ -283,6 +283,30 @@ async fn refused_and_rolled_back_changes_announce_nothing() {
     )
     .await;
     assert_eq!(body["errors"][0]["extensions"]["reason"], "ITEM_ON_LOAN");
+    // The only admin holds the item and tries to delete themselves: their hold is cancelled (the
+    // item's queue changes: noted, and on PostgreSQL notified) before the deletion is refused, and
+    // the whole transaction rolls back.
+    let body = post_as(
+        &app,
+        &admin,
+        "mutation($i: ID!) { placeHold(itemId: $i) { id } }",
+        json!({ "i": item }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(socket.next_data("1").await["itemChanged"]["holdCount"], 1);
+    let me = post_as(&app, &admin, "{ me { id } }", json!({})).await;
+    let body = post_as(
+        &app,
+        &admin,
+        "mutation($id: ID!) { deleteUser(id: $id) }",
+        json!({ "id": me["data"]["me"]["id"] }),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
     if is_postgres() {
         // A notification sent inside a transaction that rolls back is never delivered.
         use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -296,11 +320,11 @@ async fn refused_and_rolled_back_changes_announce_nothing() {
     }
     socket.assert_silent(Duration::from_millis(800)).await;
 
-    // The channel works: a committed change arrives.
+    // The channel works: a committed change arrives (the item goes to the admin's hold).
     post_as(&app, &admin, RETURN, json!({ "i": item })).await;
     assert_eq!(
         socket.next_data("1").await["itemChanged"]["status"],
-        "AVAILABLE"
+        "ON_HOLD_SHELF"
     );
 }
 
@@ -319,8 +343,14 @@ async fn a_lost_listener_reconnects_and_subscribers_get_the_current_state() {
     socket.receive().await;
 
     use sea_orm::ConnectionTrait;
-    // Wait for the listener to be up, then kill its connection and change the item behind its
-    // back (no notification): the resent state must show the change.
+    // Change the item behind the listener's back (no notification), then kill its connection:
+    // the state resent after the reconnection must show the change.
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE items SET name = 'Cordless drill' WHERE id = {item}"
+        ))
+        .await
+        .unwrap();
     let kill = format!(
         "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
          WHERE application_name = '{}' AND datname = current_database()",
@@ -343,14 +373,13 @@ async fn a_lost_listener_reconnects_and_subscribers_get_the_current_state() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(killed, "the listener's connection was found");
-    app.db
-        .execute_unprepared(&format!(
-            "UPDATE items SET name = 'Cordless drill' WHERE id = {item}"
-        ))
-        .await
-        .unwrap();
     let data = socket.next_data("1").await;
     assert_eq!(data["itemChanged"]["name"], "Cordless drill", "{data}");
+    // Listening again: a mutation is announced as before.
+    let admin = session_cookie(&app, "root").await;
+    post_as(&app, &admin, RETURN, json!({ "i": item })).await;
+    let data = socket.next_data("1").await;
+    assert_eq!(data["itemChanged"]["status"], "AVAILABLE", "{data}");
 }
 
 #[tokio::test]
@@ -518,6 +547,39 @@ async fn logging_out_elsewhere_ends_personal_subscriptions_within_five_seconds()
         .subscribe("q2", "{ me { username } }", json!({}))
         .await;
     assert_eq!(socket.next_data("q2").await["me"], Value::Null);
+
+    // A password changed in another session ends this one's.
+    let this = session_cookie(&app, "dora").await;
+    let other = session_cookie(&app, "dora").await;
+    let mut socket = Socket::connect(
+        &app.address,
+        Open {
+            cookie: Some(&this),
+            ..Open::default()
+        },
+    )
+    .await;
+    socket
+        .subscribe("h", "subscription { myHoldChanged { id } }", json!({}))
+        .await;
+    socket
+        .subscribe("q", "{ me { username } }", json!({}))
+        .await;
+    assert_eq!(socket.next_data("q").await["me"]["username"], "dora");
+    socket.receive().await;
+    let body = post_as(
+        &app,
+        &other,
+        "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"another password\") }",
+        json!({ "p": PASSWORD }),
+    )
+    .await;
+    assert_eq!(body["data"]["changePassword"], true, "{body}");
+    let ended = socket.receive_within(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{ended}"
+    );
 }
 
 #[tokio::test]
@@ -584,7 +646,7 @@ async fn subscriptions_and_sockets_are_bounded() {
         socket.receive().await.unwrap(),
         json!({ "type": "complete", "id": "1" })
     );
-    socket.subscribe("4", WATCH, json!({})).await;
+    // (Queries in flight count too: this one takes the place subscription 1 gave back.)
     socket.subscribe("q", "{ __typename }", json!({})).await;
     assert_eq!(socket.next_data("q").await["__typename"], "Query");
     assert_eq!(socket.receive().await.unwrap()["type"], "complete");

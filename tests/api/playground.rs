@@ -99,9 +99,14 @@ async fn the_example_operations_are_the_files_and_all_validate_against_the_schem
             .as_str()
             .map(|v| serde_json::from_str(v).unwrap())
             .unwrap_or(json!({}));
-        let body = client
+        let mut body = client
             .graphql(operation["query"].as_str().unwrap(), variables)
             .await;
+        // Over HTTP a subscription is refused only once it has parsed and validated (an invalid
+        // one gets its validation error): that refusal alone means it is valid.
+        if let Some(errors) = body["errors"].as_array_mut() {
+            errors.retain(|e| e["message"] != "Subscriptions are not supported on this transport.");
+        }
         for code in error_codes(&body) {
             assert!(
                 !code.starts_with("GRAPHQL_") && code != "BAD_USER_INPUT",
