@@ -1,6 +1,8 @@
 // The tkc-library GraphQL playground: GraphiQL (with its documentation explorer and history),
 // the ready-made operations from /playground/operations.json as tabs, and a status bar that says
-// who is signed in. Everything it loads comes from this server; see ../README.md.
+// who is signed in. Queries and mutations go to POST /graphql, subscriptions over a WebSocket to
+// the same /graphql (graphql-transport-ws, the graphql-ws library's protocol). Everything it
+// loads comes from this server; see ../README.md.
 import "./workers.js";
 import "graphiql/style.css";
 import "./playground.css";
@@ -8,7 +10,9 @@ import "./playground.css";
 import React from "react";
 import { createRoot } from "react-dom/client";
 import { GraphiQL } from "graphiql";
+import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { parse } from "graphql";
+import { createClient } from "graphql-ws";
 
 const GRAPHQL_URL = "/graphql";
 const OPERATIONS_URL = "/playground/operations.json";
@@ -77,30 +81,92 @@ logoutButton.addEventListener("click", async () => {
 
 // --- GraphiQL -----------------------------------------------------------------------------------
 
+/** The WebSocket URL of this page's own origin's /graphql: `ws:` for an http page, `wss:` for https. */
+function subscriptionUrl() {
+  const url = new URL(GRAPHQL_URL, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+/**
+ * Subscriptions: one graphql-ws client, which opens the socket when a subscription starts and
+ * closes it as soon as none is running (so the next one connects with the session cookie of that
+ * moment: the browser sends it with the upgrade). The server answers connection_init within
+ * seconds; give up after 10 s rather than wait forever. A dropped connection is retried a few
+ * times (graphql-ws's default), e.g. across a server restart.
+ */
+const wsClient = createClient({
+  url: subscriptionUrl,
+  lazy: true,
+  lazyCloseTimeout: 0,
+  connectionAckWaitTimeout: 10_000,
+});
+
+/**
+ * GraphiQL's own fetcher, used for subscriptions only: it runs them on `wsClient` and reports a
+ * closed socket readably. Its HTTP fetcher is never used (queries and mutations go through
+ * `postGraphQL`), so refuse, should it ever be.
+ */
+const subscriptionFetcher = createGraphiQLFetcher({
+  url: GRAPHQL_URL,
+  wsClient,
+  enableIncrementalDelivery: false,
+  fetch: () => Promise.reject(new Error("the playground sends only subscriptions this way")),
+});
+
+/** The parsed document, or null if it does not parse (the server then reports the syntax error). */
+function parseDocument(query) {
+  if (typeof query !== "string") return null;
+  try {
+    return parse(query);
+  } catch {
+    return null;
+  }
+}
+
+/** The document's operation definitions. */
+function operationsOf(document) {
+  return document ? document.definitions.filter((definition) => definition.kind === "OperationDefinition") : [];
+}
+
 /**
  * GraphiQL 5.4 learns the operation name 100 ms after the editor's text changes, so an operation
  * run right after switching tabs would go out with the previous tab's operation name ("Unknown
  * operation named …"). Send the name only if the document defines it; with a single operation,
  * send that one's name.
  */
-function withCurrentOperationName(params) {
-  if (!params?.operationName || typeof params.query !== "string") return params;
-  let names;
-  try {
-    names = parse(params.query)
-      .definitions.filter((definition) => definition.kind === "OperationDefinition")
-      .map((definition) => definition.name?.value);
-  } catch {
-    return params; // let the server report the syntax error
-  }
+function withCurrentOperationName(params, document) {
+  if (!params?.operationName || !document) return params;
+  const names = operationsOf(document).map((definition) => definition.name?.value);
   if (names.includes(params.operationName)) return params;
   return { ...params, operationName: names.length === 1 ? names[0] : undefined };
 }
 
-/** GraphiQL's fetcher: every operation goes to /graphql, then the status bar is refreshed. */
+/** The operation that will run: the one named, else the only one (undefined if unclear). */
+function selectedOperation(params, document) {
+  const operations = operationsOf(document);
+  if (params?.operationName) return operations.find((definition) => definition.name?.value === params.operationName);
+  return operations.length === 1 ? operations[0] : undefined;
+}
+
+/**
+ * GraphiQL's fetcher: a subscription goes over the WebSocket; every other operation (and any
+ * document that does not parse or does not say clearly which operation to run, for the server to
+ * report) goes to POST /graphql, then the status bar is refreshed. The operation's type is read
+ * from the document sent, not from GraphiQL's `documentAST`, which lags behind the editor like the
+ * operation name.
+ */
 async function fetcher(params, options) {
+  const document = parseDocument(params?.query);
+  const current = withCurrentOperationName(params, document);
+  const operation = selectedOperation(current, document);
+  if (operation?.operation === "subscription") {
+    // The request headers editor has no way onto the socket: the session cookie goes with the
+    // upgrade, and that is all the server reads.
+    return subscriptionFetcher({ ...current, operationName: operation.name?.value }, { documentAST: document });
+  }
   try {
-    return await postGraphQL(withCurrentOperationName(params), options?.headers);
+    return await postGraphQL(current, options?.headers);
   } finally {
     if (params?.operationName !== "IntrospectionQuery") void refreshStatus();
   }

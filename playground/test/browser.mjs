@@ -8,9 +8,11 @@
 // (`apt-get install chromium`); it downloads no browser. The server must be a development one
 // with the demo data (the "Log in (demo accounts)" tab and the admin/admin account).
 //
-// It fails (exit 1) on any request to another origin than BASE_URL's, any console error, any
-// uncaught page or worker error, and any HTTP error status; otherwise it runs the Catalogue tab
-// and the demo login tab, saves a full-page screenshot, prints one line and exits 0.
+// It fails (exit 1) on any request or WebSocket to another origin than BASE_URL's, any console
+// error, any uncaught page or worker error, and any HTTP error status; otherwise it runs the
+// Catalogue tab and the demo login tab, then the subscription tab (over a WebSocket to /graphql)
+// until it shows an item that the test changes meanwhile (and changes back), stops it, saves a
+// full-page screenshot, prints one line and exits 0.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -20,6 +22,9 @@ const TOTAL_TIMEOUT_MS = 90_000;
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const LOGIN_TAB = "Log in (demo accounts)";
 const FIRST_TAB = "Catalogue";
+const WATCH_TAB = "Watch items (subscription)";
+/** How often to change the item again while waiting for the subscription to show it. */
+const CHANGE_EVERY_MS = 1_000;
 
 const [baseArg, screenshotPath] = process.argv.slice(2);
 if (!baseArg || !screenshotPath) {
@@ -99,9 +104,12 @@ async function main() {
   if (operations[0].name !== FIRST_TAB) throw new Error(`operations.json starts with "${operations[0].name}", not "${FIRST_TAB}"`);
   const login = operations.find((operation) => operation.name === LOGIN_TAB);
   if (!login) throw new Error(`operations.json has no "${LOGIN_TAB}" tab (is this a development server?)`);
+  const watch = operations.find((operation) => operation.name === WATCH_TAB);
+  if (!watch) throw new Error(`operations.json has no "${WATCH_TAB}" tab`);
   const firstTitle = operationName(operations[0].query);
   const loginTitle = operationName(login.query);
-  if (!firstTitle || !loginTitle) throw new Error("an operation in operations.json has no operation name");
+  const watchTitle = operationName(watch.query);
+  if (!firstTitle || !loginTitle || !watchTitle) throw new Error("an operation in operations.json has no operation name");
 
   browser = await step("launch Chromium", () =>
     chromium.launch({
@@ -159,6 +167,20 @@ async function main() {
   page.on("crash", () => report("the page crashed"));
   page.on("worker", (worker) => {
     worker.on("console", onConsole(` in worker ${worker.url()}`));
+  });
+  // WebSockets are not requests to Playwright (nor routed): check them here. Only ws: (wss: for
+  // an https page) to BASE_URL's host is allowed.
+  const wsProtocol = base.protocol === "https:" ? "wss:" : "ws:";
+  const sockets = []; // { url, sent: [frames], closed: Promise }
+  page.on("websocket", (socket) => {
+    const url = new URL(socket.url());
+    requests.push(`WebSocket ${socket.url()}`);
+    if (url.protocol !== wsProtocol || url.host !== base.host) report(`WebSocket to another origin: ${socket.url()}`);
+    const entry = { url: socket.url(), sent: [] };
+    entry.closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.on("framesent", (frame) => entry.sent.push(String(frame.payload)));
+    socket.on("socketerror", (error) => report(`WebSocket error on ${socket.url()}: ${error}`));
+    sockets.push(entry);
   });
 
   await step(`open ${pageUrl}`, () => page.goto(pageUrl, { waitUntil: "load" }));
@@ -224,6 +246,78 @@ async function main() {
   });
   checkProblems(`running ${LOGIN_TAB}`);
 
+  // The subscription: run it, change an item (as admin, by POST from the page) until the result
+  // pane shows that item, change it back, stop the subscription and see the socket close.
+  const item = catalogue.data.items.edges?.[0]?.node;
+  if (!item?.id) throw new Error("the catalogue has no item to change");
+  /** Sets the item's description from the page (with its session); returns the response. */
+  const setDescription = (description) =>
+    page.evaluate(
+      async ({ id, description }) => {
+        const response = await fetch("/graphql", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            query:
+              "mutation BrowserTestTouch($id: ID!, $description: String) { updateItem(id: $id, input: { description: $description }) { id } }",
+            variables: { id, description },
+          }),
+        });
+        return response.json();
+      },
+      { id: item.id, description },
+    );
+  const watched = await step(`switch to "${WATCH_TAB}" (tab "${watchTitle}"), run it and change item ${item.id}`, async () => {
+    await tabs.locator(".graphiql-tab-button", { hasText: watchTitle }).first().click();
+    await page.waitForFunction(
+      (title) => document.querySelector(".graphiql-tab-active .graphiql-tab-button")?.textContent?.trim() === title,
+      watchTitle,
+    );
+    const before = sockets.length;
+    await page.locator(".graphiql-execute-button").click();
+    // Wait for the subscribe message on a new WebSocket. The server may take a moment more to
+    // start listening, so change the item again every second until the result pane shows it.
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    let socket;
+    while (!(socket = sockets.slice(before).find((s) => s.sent.some((f) => f.includes('"type":"subscribe"'))))) {
+      if (Date.now() > deadline) throw new Error("no subscribe message was sent over a WebSocket");
+      await page.waitForTimeout(50);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const result = await setDescription(`Changed by the playground's browser test (${attempt})`);
+      if (result?.errors?.length) throw new Error(`updateItem failed: ${JSON.stringify(result.errors).slice(0, 300)}`);
+      const shown = await page
+        .waitForFunction(
+          (id) => {
+            const model = globalThis.__MONACO?.editor.getModels().find((m) => m.uri.path.endsWith("response.json"));
+            const text = model ? model.getValue() : "";
+            return text.includes('"itemChanged"') && text.includes(`"id": "${id}"`);
+          },
+          item.id,
+          { timeout: CHANGE_EVERY_MS },
+        )
+        .then(
+          () => true,
+          () => false,
+        );
+      if (shown) break;
+      if (Date.now() > deadline) throw new Error("the subscription showed no change");
+    }
+    return { response: JSON.parse(await responseText()), socket };
+  });
+  checkProblems(`running ${WATCH_TAB}`);
+  const changed = watched.response?.data?.itemChanged;
+  if (changed?.id !== item.id) throw new Error(`the subscription showed ${JSON.stringify(watched.response).slice(0, 300)}`);
+
+  await step(`put item ${item.id}'s description back and stop the subscription`, async () => {
+    const result = await setDescription(item.description ?? null);
+    if (result?.errors?.length) throw new Error(`updateItem failed: ${JSON.stringify(result.errors).slice(0, 300)}`);
+    await page.locator(".graphiql-execute-button").click(); // the stop button while it runs
+    await watched.socket.closed; // graphql-ws closes the socket once no subscription runs
+  });
+  checkProblems(`stopping ${WATCH_TAB}`);
+
   await step("save the screenshot", async () => {
     mkdirSync(path.dirname(path.resolve(screenshotPath)), { recursive: true });
     await page.waitForTimeout(300); // let the editors finish painting
@@ -237,7 +331,8 @@ async function main() {
   console.log(
     `PASS: ${pageUrl} rendered GraphiQL with ${operations.length} tabs; ${FIRST_TAB} returned totalCount=${totalCount}` +
       (firstItem ? ` (first "${firstItem}")` : "") +
-      `; ${LOGIN_TAB} → "${loggedIn}"; ${requests.length} requests, all to ${origin}; ` +
+      `; ${LOGIN_TAB} → "${loggedIn}"; ${WATCH_TAB} showed item ${changed.id} (${changed.status}) over ${watched.socket.url}; ` +
+      `${requests.length} requests and WebSockets, all to ${base.host}; ` +
       `no console errors; screenshot ${screenshotPath}`,
   );
   process.exit(0);
