@@ -113,3 +113,20 @@ pub fn sdl(schema: &AppSchema) -> String {
             .sorted_enum_items(),
     )
 }
+
+/// The type of the operation an admitted request would run.
+pub fn operation_type(
+    request: &mut async_graphql::Request,
+) -> Option<async_graphql::parser::types::OperationType> {
+    let name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    let operation = match &name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => doc.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.map(|op| op.node.ty)
+}

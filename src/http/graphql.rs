@@ -286,19 +286,7 @@ fn for_log(name: &str) -> String {
 
 /// Whether the operation an admitted request would run is a mutation.
 fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    let name = request.operation_name.clone();
-    let Ok(doc) = request.parsed_query() else {
-        return false;
-    };
-    let operation = match &name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, op)| op),
-        None => doc.operations.iter().next().map(|(_, op)| op),
-    };
-    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+    crate::graphql::operation_type(request) == Some(OperationType::Mutation)
 }
 
 #[cfg(test)]

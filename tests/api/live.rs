@@ -140,6 +140,18 @@ impl Socket {
         }
     }
 
+    /// Waits until the operations sent so far have started: a query's round trip on this socket,
+    /// then a moment for a subscription polled after it in the same turn.
+    pub async fn settle(&mut self) {
+        self.subscribe("settle", "{ __typename }", json!({})).await;
+        assert_eq!(self.next_data("settle").await["__typename"], "Query");
+        assert_eq!(
+            self.receive().await.unwrap(),
+            json!({ "type": "complete", "id": "settle" })
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     /// The next `next` payload's data for `id` (failing on errors).
     pub async fn next_data(&mut self, id: &str) -> Value {
         let message = self.receive().await.expect("a message");
@@ -231,13 +243,7 @@ async fn a_return_on_one_instance_reaches_a_subscriber_on_another_within_a_secon
     let (admin, _, item) = item_on_loan(&a).await;
     let mut socket = Socket::connect(&a.address, Open::default()).await;
     socket.subscribe("1", WATCH, json!({ "ids": [item] })).await;
-    // The subscription is registered before the next message is handled: a query on the same
-    // socket answers after it.
-    socket
-        .subscribe("q", "{ item(id: \"1\") { id } }", json!({}))
-        .await;
-    assert_eq!(socket.next_data("q").await["item"]["id"], "1");
-    assert_eq!(socket.receive().await.unwrap()["type"], "complete");
+    socket.settle().await;
 
     let on = b.as_ref().unwrap_or(&a);
     let returned = Instant::now();
@@ -270,9 +276,7 @@ async fn refused_and_rolled_back_changes_announce_nothing() {
     let (admin, _, item) = item_on_loan(&app).await;
     let mut socket = Socket::connect(&app.address, Open::default()).await;
     socket.subscribe("1", WATCH, json!({ "ids": [item] })).await;
-    socket.subscribe("q", "{ __typename }", json!({})).await;
-    socket.next_data("q").await;
-    socket.receive().await;
+    socket.settle().await;
 
     // Refused after the item was locked: nothing committed, nothing announced.
     let body = post_as(
@@ -338,9 +342,7 @@ async fn a_lost_listener_reconnects_and_subscribers_get_the_current_state() {
     let (_, _, item) = item_on_loan(&app).await;
     let mut socket = Socket::connect(&app.address, Open::default()).await;
     socket.subscribe("1", WATCH, json!({ "ids": [item] })).await;
-    socket.subscribe("q", "{ __typename }", json!({})).await;
-    socket.next_data("q").await;
-    socket.receive().await;
+    socket.settle().await;
 
     use sea_orm::ConnectionTrait;
     // Change the item behind the listener's back (no notification), then kill its connection:
@@ -405,9 +407,7 @@ async fn payloads_follow_the_privacy_rules_of_queries() {
         )
         .await;
         socket.subscribe("1", watch, json!({ "ids": [item] })).await;
-        socket.subscribe("q", "{ __typename }", json!({})).await;
-        socket.next_data("q").await;
-        socket.receive().await;
+        socket.settle().await;
         sockets.push(socket);
     }
     // Carl joins the queue: the item changes (its hold count), with the loan still on.
@@ -482,9 +482,7 @@ async fn my_hold_changed_follows_the_queue_and_needs_a_session() {
             json!({}),
         )
         .await;
-    socket.subscribe("q", "{ __typename }", json!({})).await;
-    socket.next_data("q").await;
-    socket.receive().await;
+    socket.settle().await;
     let hold = "mutation($i: ID!) { placeHold(itemId: $i) { id } }";
     post_as(&app, &carl, hold, json!({ "i": item })).await;
     post_as(&app, &dora, hold, json!({ "i": item })).await;
@@ -647,9 +645,7 @@ async fn subscriptions_and_sockets_are_bounded() {
         json!({ "type": "complete", "id": "1" })
     );
     // (Queries in flight count too: this one takes the place subscription 1 gave back.)
-    socket.subscribe("q", "{ __typename }", json!({})).await;
-    assert_eq!(socket.next_data("q").await["__typename"], "Query");
-    assert_eq!(socket.receive().await.unwrap()["type"], "complete");
+    socket.settle().await;
 
     // Mutations go by POST.
     socket
@@ -696,9 +692,7 @@ async fn post_added_sends_new_posts_by_the_author_asked_for() {
             json!({ "a": ada.to_string() }),
         )
         .await;
-    socket.subscribe("q", "{ __typename }", json!({})).await;
-    socket.next_data("q").await;
-    socket.receive().await;
+    socket.settle().await;
     let write = "mutation($t: String!) { createPost(input: { title: $t, body: \"b\" }) { id } }";
     post_as(&app, &bob_cookie, write, json!({ "t": "by bob" })).await;
     post_as(&app, &ada_cookie, write, json!({ "t": "by ada" })).await;

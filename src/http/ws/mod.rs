@@ -19,31 +19,31 @@
 //! on shutdown, to time out `connection_init`, to ping, or to give up on a client that does not
 //! read: hence this loop, not a new dependency.
 
+mod operations;
+mod session;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use async_graphql::Data;
 use async_graphql::http::{WebSocket as Protocol, WsMessage};
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use futures_util::{SinkExt, future};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 
 use super::identity::RequestIdentity;
 use super::{AppState, MAX_BODY_BYTES};
-use crate::auth::{Asker, Identity};
+use crate::auth::Asker;
 use crate::config::Origin;
-use crate::domain::sessions;
-use crate::error::{AppError, Code};
-use crate::graphql::budget::ResponseBudget;
-use crate::graphql::loaders::Loaders;
+use crate::error::Code;
 use crate::live::{Hub, Update};
+use operations::Operations;
+use session::Session;
 
 /// The subprotocol spoken.
 pub const SUBPROTOCOL: &str = "graphql-transport-ws";
@@ -51,8 +51,6 @@ pub const SUBPROTOCOL: &str = "graphql-transport-ws";
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one message may take to be sent before the client is given up on (it does not read).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retry a session check that could not reach the database after this long.
-const RECHECK_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// What WebSocket connections share.
 #[derive(Clone)]
@@ -260,227 +258,6 @@ where
         .ok();
 }
 
-/// The session a connection runs under, checked again when it may have changed.
-struct Session {
-    token: Option<String>,
-    user: Option<i64>,
-    /// When the session would expire, unless used meanwhile.
-    deadline: Option<tokio::time::Instant>,
-    updates: Option<broadcast::Receiver<Arc<Update>>>,
-}
-
-impl Session {
-    fn new(
-        updates: broadcast::Receiver<Arc<Update>>,
-        asker: &Asker,
-        token: Option<String>,
-        lifetimes: sessions::Lifetimes,
-    ) -> Self {
-        let identity = asker.get();
-        let viewer = identity.viewer();
-        Self {
-            user: viewer.map(|v| v.user.id),
-            deadline: viewer.map(|v| expiry(v, lifetimes)),
-            updates: viewer.map(|_| updates),
-            token: token.filter(|_| viewer.is_some()),
-        }
-    }
-
-    /// Resolves when the session should be checked: the user's sessions changed somewhere, live
-    /// updates may have been missed, or it expires. Never, for an anonymous connection.
-    async fn due(&mut self) {
-        let (Some(user), Some(updates)) = (self.user, self.updates.as_mut()) else {
-            return future::pending().await;
-        };
-        let deadline = self.deadline;
-        let expired = async move {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => future::pending().await,
-            }
-        };
-        let changed = async {
-            loop {
-                match updates.recv().await {
-                    Ok(update) => match &*update {
-                        Update::Accounts(users) if users.contains(&user) => return,
-                        Update::Resync => return,
-                        _ => {}
-                    },
-                    Err(broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(broadcast::error::RecvError::Closed) => return future::pending().await,
-                }
-            }
-        };
-        tokio::select! {
-            () = expired => {}
-            () = changed => {}
-        }
-    }
-
-    async fn check(&mut self, state: &AppState, asker: &Asker) {
-        let Some(token) = &self.token else {
-            return;
-        };
-        match sessions::viewer(&state.db, token, state.auth.lifetimes).await {
-            Ok(Some(viewer)) => {
-                self.deadline = Some(expiry(&viewer, state.auth.lifetimes));
-                asker.set(Identity::User(Box::new(viewer)));
-            }
-            Ok(None) => {
-                self.user = None;
-                self.updates = None;
-                asker.set(Identity::Anonymous);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not check a WebSocket connection's session");
-                self.deadline = Some(tokio::time::Instant::now() + RECHECK_AFTER_FAILURE);
-            }
-        }
-    }
-}
-
-/// When `viewer`'s session expires if not used: its absolute end or its idle end, whichever
-/// comes first (a little after, so that the check finds it over).
-fn expiry(viewer: &crate::auth::Viewer, lifetimes: sessions::Lifetimes) -> tokio::time::Instant {
-    let session = &viewer.session;
-    let idle = chrono::Duration::from_std(lifetimes.idle).unwrap_or(chrono::Duration::MAX);
-    let idle_end = session
-        .last_seen_at
-        .checked_add_signed(idle)
-        .unwrap_or(session.expires_at);
-    let ends = session.expires_at.min(idle_end);
-    let left = (ends - chrono::Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO)
-        // A session years away: check again in a day (an `Instant` cannot go that far).
-        .min(Duration::from_secs(86_400));
-    tokio::time::Instant::now() + left + Duration::from_millis(50)
-}
-
-/// Runs a connection's operations with what each needs (loaders, a response budget for queries)
-/// after the same admission as over HTTP, and counts its subscriptions.
-#[derive(Clone)]
-struct Operations {
-    state: AppState,
-    running: Arc<AtomicUsize>,
-}
-
-impl Executor for Operations {
-    async fn execute(&self, request: Request) -> Response {
-        self.execute_stream(request, None)
-            .next()
-            .await
-            .unwrap_or_default()
-    }
-
-    fn execute_stream(
-        &self,
-        mut request: Request,
-        session: Option<Arc<Data>>,
-    ) -> BoxStream<'static, Response> {
-        let state = &self.state;
-        if let Err(error) =
-            crate::graphql::admit(&mut request, &state.config.limits, &state.documents)
-        {
-            return one(Response::from_errors(vec![error]));
-        }
-        let subscription = match operation_type(&mut request) {
-            Some(OperationType::Mutation) => {
-                return refused(
-                    Code::MethodNotAllowed,
-                    "mutations are sent with POST /graphql, not over WebSocket",
-                );
-            }
-            kind => kind == Some(OperationType::Subscription),
-        };
-        // Queries in flight count too: a socket cannot run more operations at once than this.
-        let max = state.config.live.max_subscriptions;
-        let Some(running) = Running::start(&self.running, max) else {
-            let error = AppError::TooManySubscriptions { max };
-            return refused(error.code(), &error.to_string());
-        };
-        if !subscription {
-            let budget = ResponseBudget::new(state.config.limits.response_bytes);
-            request = request.data(Arc::new(budget));
-        }
-        let request = request.data(Loaders::new(state.db.clone()));
-        let max_errors = state.config.limits.errors;
-        let stream = state
-            .schema
-            .execute_stream_with_session_data(request, session.unwrap_or_default())
-            .map(move |mut response| {
-                // Counted until the stream is dropped (completed by either side).
-                let _running = &running;
-                crate::graphql::finish(&mut response, max_errors);
-                response
-            });
-        if subscription {
-            return stream.boxed();
-        }
-        // A query has `REQUEST_TIMEOUT`, as over HTTP.
-        let limit = state.config.http.request_timeout;
-        futures_util::stream::once(async move {
-            let mut stream = std::pin::pin!(stream);
-            match tokio::time::timeout(limit, stream.next()).await {
-                Ok(Some(response)) => response,
-                Ok(None) => Response::default(),
-                Err(_) => Response::from_errors(vec![crate::graphql::refusal(
-                    Code::ServiceUnavailable,
-                    format!("the request took longer than {limit:?} (REQUEST_TIMEOUT)"),
-                )]),
-            }
-        })
-        .boxed()
-    }
-}
-
-fn one(response: Response) -> BoxStream<'static, Response> {
-    futures_util::stream::once(future::ready(response)).boxed()
-}
-
-fn refused(code: Code, message: &str) -> BoxStream<'static, Response> {
-    one(Response::from_errors(vec![crate::graphql::refusal(
-        code,
-        message.to_owned(),
-    )]))
-}
-
-/// The type of the operation an admitted request would run.
-fn operation_type(request: &mut Request) -> Option<OperationType> {
-    let name = request.operation_name.clone();
-    let doc = request.parsed_query().ok()?;
-    let operation = match &name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-            .map(|(_, op)| op),
-        None => doc.operations.iter().next().map(|(_, op)| op),
-    };
-    operation.map(|op| op.node.ty)
-}
-
-/// One running subscription of a connection, counted until dropped.
-struct Running(Arc<AtomicUsize>);
-
-impl Running {
-    fn start(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(Arc::clone(count)))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -516,15 +293,5 @@ mod tests {
             &headers(Some("http://api.example")),
             &allowed
         ));
-    }
-
-    #[test]
-    fn subscriptions_are_counted_up_to_the_limit_and_given_back() {
-        let count = Arc::new(AtomicUsize::new(0));
-        let a = Running::start(&count, 2).unwrap();
-        let _b = Running::start(&count, 2).unwrap();
-        assert!(Running::start(&count, 2).is_none());
-        drop(a);
-        assert!(Running::start(&count, 2).is_some());
     }
 }
