@@ -201,7 +201,12 @@ fn explain(e: crate::error::AppError) -> String {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> Result<(), Box<dyn std::error::Error>> {
-    let (db, _) = db::connect(config, false).await?;
+    // One connection: `fresh` turns SQLite's foreign keys off with a PRAGMA, which holds for its
+    // own connection only; from a pool, a later DROP could run on another connection with them
+    // on, and fail on a table already dropped.
+    let mut config = config.clone();
+    config.database.max_connections = 1;
+    let (db, _) = db::connect(&config, false).await?;
     match action {
         MigrateAction::Up => Migrator::up(&db, None).await?,
         MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
