@@ -11,6 +11,7 @@ mod m20261121_000005_create_login_failures;
 mod m20261122_000010_add_login_attempt_columns;
 mod m20261122_000020_add_case_keys;
 mod m20261122_000030_create_lending;
+mod m20261122_000040_list_orders;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_add_login_attempt_columns::Migration),
             Box::new(m20261122_000020_add_case_keys::Migration),
             Box::new(m20261122_000030_create_lending::Migration),
+            Box::new(m20261122_000040_list_orders::Migration),
         ]
     }
 }

@@ -11,28 +11,27 @@ use sea_orm::{
 
 use sea_orm::sea_query::ExprTrait;
 
-use super::page::{self, Cursor, Keyed, Page, PageRequest};
+use super::page::{self, Key, Page, PageRequest, Sort};
 use crate::entity::holds::{self, Entity as Holds, HoldStatus};
 use crate::entity::items::{self, Entity as Items};
 use crate::entity::loans::{self, Entity as Loans};
+use crate::error::AppError;
 
-impl Keyed for loans::Model {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.checked_out_at,
-            id: self.id,
-        }
-    }
-}
+/// Loans, newest first.
+pub const LOANS: Sort<loans::Model> = Sort {
+    name: "loans.NEWEST",
+    column: "checked_out_at",
+    descending: true,
+    key: |m| (Key::Time(m.checked_out_at), m.id),
+};
 
-impl Keyed for holds::Model {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.placed_at,
-            id: self.id,
-        }
-    }
-}
+/// Holds, newest first.
+pub const HOLDS: Sort<holds::Model> = Sort {
+    name: "holds.NEWEST",
+    column: "placed_at",
+    descending: true,
+    key: |m| (Key::Time(m.placed_at), m.id),
+};
 
 /// Which loans a list shows; every part optional.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -76,16 +75,8 @@ pub async fn loans(
     filter: LoanFilter,
     now: DateTime<Utc>,
     page: &PageRequest,
-) -> Result<Page<loans::Model>, DbErr> {
-    page::fetch(
-        db,
-        filter.select(now),
-        loans::Column::CheckedOutAt,
-        loans::Column::Id,
-        Order::Desc,
-        page,
-    )
-    .await
+) -> Result<Page<loans::Model>, AppError> {
+    page::fetch(db, filter.select(now), "loans", &LOANS, page).await
 }
 
 /// How many loans `loans` walks through in all.
@@ -113,16 +104,8 @@ pub async fn holds_of(
     member_id: i64,
     active: Option<bool>,
     page: &PageRequest,
-) -> Result<Page<holds::Model>, DbErr> {
-    page::fetch(
-        db,
-        member_holds(member_id, active),
-        holds::Column::PlacedAt,
-        holds::Column::Id,
-        Order::Desc,
-        page,
-    )
-    .await
+) -> Result<Page<holds::Model>, AppError> {
+    page::fetch(db, member_holds(member_id, active), "holds", &HOLDS, page).await
 }
 
 /// How many holds `holds_of` walks through in all.

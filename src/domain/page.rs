@@ -1,14 +1,13 @@
-//! Keyset ("seek") pagination over `(created_at, id)`: a page deep in a million rows costs what
-//! the first page costs, because the cursor becomes a `WHERE (created_at, id) < (…)` on an index
-//! instead of an OFFSET.
+//! Keyset ("seek") pagination, both ways: a list is sorted by a key column and then by `id`, and a
+//! cursor is the `(key, id)` of a row, so `after`/`before` become `WHERE (key, id) > (…)` on an
+//! index instead of an OFFSET, and a page deep in a million rows costs what the first page costs.
+//! Paging backwards (`last`/`before`) walks the same index the other way and reverses the rows.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use crate::error::AppError;
 
@@ -17,151 +16,354 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// A position in a list: the sort key of the last row seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The value a list is sorted by, before `id` breaks ties.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+impl Key {
+    fn value(&self) -> sea_orm::Value {
+        match self {
+            Self::Time(t) => (*t).into(),
+            Self::Text(s) => s.clone().into(),
+        }
+    }
+}
+
+/// An order a list of `M` can be walked in: by `column`, then by `id`, both the same way.
+pub struct Sort<M> {
+    /// The list and order, as its cursors name them: a cursor is accepted only by the order that
+    /// made it (`items.NAME`).
+    pub name: &'static str,
+    /// The key column (its table's index on `(column, id)` serves the order).
+    pub column: &'static str,
+    /// Newest (or Z) first.
+    pub descending: bool,
+    /// A row's key and id.
+    pub key: fn(&M) -> (Key, i64),
+}
+
+impl<M> Sort<M> {
+    /// The position of `row` in this order.
+    pub fn cursor(&self, row: &M) -> Cursor {
+        let (key, id) = (self.key)(row);
+        Cursor {
+            order: self.name,
+            key,
+            id,
+        }
+    }
+
+    /// Reads a cursor a client sent back as `field`: it must come from this very order.
+    pub fn read(&self, field: &str, sent: &SentCursor) -> Result<Cursor, AppError> {
+        if sent.order != self.name {
+            return Err(AppError::bad_input(
+                field,
+                "is a cursor of another list or order: pass a cursor this list gave with the same `orderBy`",
+            ));
+        }
+        let key = match sent.key.strip_prefix('t') {
+            Some(micros) => micros
+                .parse()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .map(Key::Time),
+            None => sent.key.strip_prefix('s').map(|s| Key::Text(s.to_owned())),
+        }
+        .ok_or_else(|| AppError::bad_input(field, "is not a valid cursor"))?;
+        Ok(Cursor {
+            order: self.name,
+            key,
+            id: sent.id,
+        })
+    }
+
+    /// The SQL condition "the row is `side` of `cursor`" in this order, on `(table.column,
+    /// table.id)`.
+    pub fn seek(&self, table: &str, side: Side, cursor: &Cursor) -> SimpleExpr {
+        let col = |c: &str| Expr::col((Alias::new(table), Alias::new(c)));
+        let key = Expr::tuple([col(self.column), col("id")]);
+        let at = Expr::tuple([Expr::val(cursor.key.value()), Expr::val(cursor.id)]);
+        // In an ascending order, "after" is "greater".
+        let greater = matches!(side, Side::After | Side::AtOrAfter) != self.descending;
+        match (greater, matches!(side, Side::AtOrAfter | Side::AtOrBefore)) {
+            (true, false) => key.gt(at),
+            (true, true) => key.gte(at),
+            (false, false) => key.lt(at),
+            (false, true) => key.lte(at),
+        }
+    }
+}
+
+/// Where rows lie relative to a cursor, in the list's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    After,
+    Before,
+    AtOrAfter,
+    AtOrBefore,
+}
+
+/// A position in a list: the sort key and id of a row, and the order they belong to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor {
-    pub created_at: DateTime<Utc>,
+    pub order: &'static str,
+    pub key: Key,
     pub id: i64,
 }
 
 impl Cursor {
-    /// The opaque form handed to clients.
+    /// The opaque form handed to clients: `v2:<order>:<id>:<key>` in URL-safe base64, the key a
+    /// time in microseconds (`t…`) or a text (`s…`).
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "v1:{}:{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        let key = match &self.key {
+            Key::Time(t) => format!("t{}", t.timestamp_micros()),
+            Key::Text(s) => format!("s{s}"),
+        };
+        URL_SAFE_NO_PAD.encode(format!("v2:{}:{}:{key}", self.order, self.id))
     }
+}
 
-    /// Reads a cursor a client sent back; anything else is `BAD_USER_INPUT` on `field`.
+/// A cursor as a client sent it, checked for shape; [`Sort::read`] checks it belongs to the list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SentCursor {
+    order: String,
+    id: i64,
+    key: String,
+}
+
+impl SentCursor {
+    /// Reads a cursor sent as `field`; anything but a cursor this server made is `BAD_USER_INPUT`.
     pub fn decode(field: &str, cursor: &str) -> Result<Self, AppError> {
         let invalid = || AppError::bad_input(field, "is not a valid cursor");
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-        let mut parts = text.split(':');
-        let (Some("v1"), Some(micros), Some(id), None) =
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let mut parts = text.splitn(4, ':');
+        let (Some("v2"), Some(order), Some(id), Some(key)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(invalid());
         };
-        let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let id: i64 = id.parse().map_err(|_| invalid())?;
-        let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
-        Ok(Self { created_at, id })
+        Ok(Self {
+            order: order.to_owned(),
+            id: id.parse().map_err(|_| invalid())?,
+            key: key.to_owned(),
+        })
     }
 }
 
-/// What the client asked for: how many rows, after which one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What the client asked for: how many rows, from which end, between which cursors.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
-    pub first: u64,
-    pub after: Option<Cursor>,
+    /// `first` or `last`.
+    pub size: u64,
+    /// `last` was given: the page is the last `size` rows before `before` (or the end).
+    pub backward: bool,
+    pub after: Option<SentCursor>,
+    pub before: Option<SentCursor>,
+    /// Whether to find out exactly if rows lie beyond the cursor the page starts from
+    /// (`hasPreviousPage` forwards, `hasNextPage` backwards), which costs a statement: only when
+    /// the query selects that field.
+    pub exact: bool,
 }
 
 impl PageRequest {
-    /// Validates `first` and `after` as given to a list field.
-    pub fn new(first: Option<i32>, after: Option<&str>) -> Result<Self, AppError> {
-        let first = match first {
-            None => DEFAULT_PAGE_SIZE,
-            Some(n) if (0..=MAX_PAGE_SIZE as i32).contains(&n) => n as u64,
-            Some(n) => {
+    /// Validates the four page arguments of a list field: `first` or `last` (0 to 100, not
+    /// both), `after` and `before`.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let bounded = |field: &str, n: i32| match u64::try_from(n) {
+            Ok(n) if n <= MAX_PAGE_SIZE => Ok(n),
+            _ => Err(AppError::bad_input(
+                field,
+                format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+            )),
+        };
+        let (size, backward) = match (first, last) {
+            (Some(_), Some(_)) => {
                 return Err(AppError::bad_input(
-                    "first",
-                    format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+                    "last",
+                    "cannot be given with `first`: page forwards with `first` and `after`, or backwards with `last` and `before`",
                 ));
             }
+            (Some(n), None) => (bounded("first", n)?, false),
+            (None, Some(n)) => (bounded("last", n)?, true),
+            (None, None) => (DEFAULT_PAGE_SIZE, false),
         };
-        let after = after.map(|c| Cursor::decode("after", c)).transpose()?;
-        Ok(Self { first, after })
+        Ok(Self {
+            size,
+            backward,
+            after: after.map(|c| SentCursor::decode("after", c)).transpose()?,
+            before: before
+                .map(|c| SentCursor::decode("before", c))
+                .transpose()?,
+            exact: false,
+        })
+    }
+
+    /// The first `size` rows.
+    pub fn first(size: u64) -> Self {
+        Self {
+            size,
+            backward: false,
+            after: None,
+            before: None,
+            exact: false,
+        }
+    }
+
+    /// The cursors, read for `sort`.
+    pub fn bounds<M>(&self, sort: &Sort<M>) -> Result<(Option<Cursor>, Option<Cursor>), AppError> {
+        Ok((
+            self.after
+                .as_ref()
+                .map(|c| sort.read("after", c))
+                .transpose()?,
+            self.before
+                .as_ref()
+                .map(|c| sort.read("before", c))
+                .transpose()?,
+        ))
+    }
+
+    /// Refuses cursors that are not from `sort` (`BAD_USER_INPUT` naming `after` or `before`),
+    /// whatever the query then selects of the list.
+    pub fn check<M>(&self, sort: &Sort<M>) -> Result<(), AppError> {
+        self.bounds(sort).map(|_| ())
+    }
+
+    /// Whether the rows are fetched in descending order of `sort`'s key (the list's own order,
+    /// or its reverse when paging backwards).
+    pub fn walks_descending<M>(&self, sort: &Sort<M>) -> bool {
+        sort.descending != self.backward
+    }
+
+    /// The cursor the page starts from, if any, and the side beyond it that decides
+    /// `hasPreviousPage` (forwards) or `hasNextPage` (backwards).
+    pub fn beyond(&self, after: Option<Cursor>, before: Option<Cursor>) -> Option<(Side, Cursor)> {
+        match self.backward {
+            false => after.map(|c| (Side::AtOrBefore, c)),
+            true => before.map(|c| (Side::AtOrAfter, c)),
+        }
     }
 }
 
-/// One page of rows, and whether more follow.
-#[derive(Debug)]
+/// One page of rows in the list's order, their cursors, and whether rows lie on either side.
+#[derive(Clone, Debug)]
 pub struct Page<T> {
     pub rows: Vec<T>,
+    pub cursors: Vec<Cursor>,
     pub has_next_page: bool,
+    pub has_previous_page: bool,
 }
 
 impl<T> Page<T> {
-    /// Cuts the `first + 1` rows a query fetched down to the page, noting whether one was left.
-    pub fn from_overfetch(mut rows: Vec<T>, first: u64) -> Self {
-        let has_next_page = rows.len() as u64 > first;
-        rows.truncate(first as usize);
+    /// No rows.
+    pub fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            cursors: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        }
+    }
+
+    /// Cuts the `size + 1` rows a query fetched (in the order it walked) down to the page, in the
+    /// list's order: the extra row tells whether more follow in the walking direction. Whether
+    /// rows lie beyond the starting cursor is `beyond` (when it was looked up).
+    pub fn cut(
+        mut rows: Vec<T>,
+        request: &PageRequest,
+        sort: &Sort<T>,
+        beyond: Option<bool>,
+    ) -> Self {
+        let more = rows.len() as u64 > request.size;
+        rows.truncate(request.size as usize);
+        let started = match request.backward {
+            false => request.after.is_some(),
+            true => request.before.is_some(),
+        };
+        let beyond = beyond.unwrap_or(started);
+        if request.backward {
+            rows.reverse();
+        }
+        let cursors = rows.iter().map(|r| sort.cursor(r)).collect();
+        let (has_next_page, has_previous_page) = match request.backward {
+            false => (more, beyond),
+            true => (beyond, more),
+        };
         Self {
             rows,
+            cursors,
             has_next_page,
+            has_previous_page,
+        }
+    }
+
+    /// The same page with each row turned into something else.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            cursors: self.cursors,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
         }
     }
 }
 
-/// A row that can be paginated by `(created_at, id)`.
-pub trait Keyed {
-    fn cursor(&self) -> Cursor;
-}
-
-/// Implements [`Keyed`] for a row with `created_at` and `id` columns.
-macro_rules! keyed {
-    ($model:ty) => {
-        impl $crate::domain::page::Keyed for $model {
-            fn cursor(&self) -> $crate::domain::page::Cursor {
-                $crate::domain::page::Cursor {
-                    created_at: self.created_at,
-                    id: self.id,
-                }
-            }
-        }
-    };
-}
-
-pub(crate) use keyed;
-
-impl<T: Keyed> Keyed for std::sync::Arc<T> {
-    fn cursor(&self) -> Cursor {
-        T::cursor(self)
-    }
-}
-
-/// The condition "comes after `cursor`" for a list sorted by `(created_at, id)` in `order`.
-pub fn after_condition<C>(created_at: C, id: C, order: &Order, cursor: Cursor) -> Expr
-where
-    C: sea_orm::sea_query::IntoColumnRef,
-{
-    let key = Expr::tuple([Expr::col(created_at), Expr::col(id)]);
-    let at = Expr::tuple([Expr::val(cursor.created_at), Expr::val(cursor.id)]);
-    match order {
-        Order::Asc => key.gt(at),
-        _ => key.lt(at),
-    }
-}
-
-/// Fetches one page of `select`, sorted by `(created_at, id)` in `order`.
+/// Fetches one page of `select` (rows of `table`) in `sort`'s order: one statement, and a second
+/// (does any row lie beyond the starting cursor?) only when the request is `exact`.
 pub async fn fetch<E, C>(
     db: &C,
     select: Select<E>,
-    created_at: E::Column,
-    id: E::Column,
-    order: Order,
-    page: &PageRequest,
-) -> Result<Page<E::Model>, DbErr>
+    table: &str,
+    sort: &Sort<E::Model>,
+    request: &PageRequest,
+) -> Result<Page<E::Model>, AppError>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    let mut select = select
-        .order_by(created_at, order.clone())
-        .order_by(id, order.clone())
-        .limit(page.first + 1);
-    if let Some(cursor) = page.after {
-        select = select.filter(after_condition(
-            (E::default(), created_at),
-            (E::default(), id),
-            &order,
-            cursor,
-        ));
+    let (after, before) = request.bounds(sort)?;
+    let mut bounded = select.clone();
+    if let Some(cursor) = &after {
+        bounded = bounded.filter(sort.seek(table, Side::After, cursor));
     }
-    Ok(Page::from_overfetch(select.all(db).await?, page.first))
+    if let Some(cursor) = &before {
+        bounded = bounded.filter(sort.seek(table, Side::Before, cursor));
+    }
+    let order = match request.walks_descending(sort) {
+        true => Order::Desc,
+        false => Order::Asc,
+    };
+    let col = |c: &str| Expr::col((Alias::new(table), Alias::new(c)));
+    let rows = bounded
+        .order_by(col(sort.column), order.clone())
+        .order_by(col("id"), order)
+        .limit(request.size + 1)
+        .all(db)
+        .await?;
+    let beyond = match request.beyond(after, before) {
+        Some((side, cursor)) if request.exact => Some(
+            select
+                .filter(sort.seek(table, side, &cursor))
+                .select_only()
+                .column_as(col("id"), "id")
+                .limit(1)
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .is_some(),
+        ),
+        _ => None,
+    };
+    Ok(Page::cut(rows, request, sort, beyond))
 }
 
 /// `ids` as one value: a JSON array, so that a statement about any number of rows has one text
@@ -196,13 +398,39 @@ pub fn in_ids(db: &impl ConnectionTrait, column: &str) -> String {
 mod tests {
     use super::*;
 
+    struct Row(DateTime<Utc>, String, i64);
+
+    const BY_TIME: Sort<Row> = Sort {
+        name: "rows.NEWEST",
+        column: "created_at",
+        descending: true,
+        key: |r| (Key::Time(r.0), r.2),
+    };
+    const BY_NAME: Sort<Row> = Sort {
+        name: "rows.NAME",
+        column: "name_key",
+        descending: false,
+        key: |r| (Key::Text(r.1.clone()), r.2),
+    };
+
     #[test]
-    fn a_cursor_survives_its_round_trip() {
-        let c = Cursor {
-            created_at: DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap(),
-            id: 42,
-        };
-        assert_eq!(Cursor::decode("after", &c.encode()).unwrap(), c);
+    fn a_cursor_survives_its_round_trip_and_belongs_to_its_order() {
+        let row = Row(
+            DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap(),
+            "a:b:c é".to_owned(),
+            42,
+        );
+        for sort in [&BY_TIME, &BY_NAME] {
+            let c = sort.cursor(&row);
+            let sent = SentCursor::decode("after", &c.encode()).unwrap();
+            assert_eq!(sort.read("after", &sent).unwrap(), c);
+        }
+        let by_time = SentCursor::decode("before", &BY_TIME.cursor(&row).encode()).unwrap();
+        let err = BY_NAME.read("before", &by_time).unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            (crate::error::Code::BadUserInput, Some("before"))
+        );
     }
 
     #[test]
@@ -212,20 +440,41 @@ mod tests {
             "!!",
             "djE6eDox",
             "bm9wZQ",
-            &URL_SAFE_NO_PAD.encode("v1:1:2:3"),
+            &URL_SAFE_NO_PAD.encode("v1:1:2"),
+            &URL_SAFE_NO_PAD.encode("v2:rows.NEWEST:x:t1"),
         ] {
-            let err = PageRequest::new(None, Some(bad)).unwrap_err();
+            let err = PageRequest::new(None, Some(bad), None, None).unwrap_err();
             assert_eq!(
                 (err.code(), err.field()),
                 (crate::error::Code::BadUserInput, Some("after")),
                 "{bad}"
             );
         }
-        for bad in [-1, 101] {
-            let err = PageRequest::new(Some(bad), None).unwrap_err();
-            assert_eq!(err.field(), Some("first"));
+        let odd_key = SentCursor::decode("after", &URL_SAFE_NO_PAD.encode("v2:rows.NEWEST:1:tx"));
+        assert!(BY_TIME.read("after", &odd_key.unwrap()).is_err());
+        for (first, last, field) in [
+            (Some(-1), None, "first"),
+            (Some(101), None, "first"),
+            (None, Some(101), "last"),
+            (Some(1), Some(1), "last"),
+        ] {
+            let err = PageRequest::new(first, None, last, None).unwrap_err();
+            assert_eq!(err.field(), Some(field));
         }
-        assert_eq!(PageRequest::new(None, None).unwrap().first, 20);
-        assert_eq!(PageRequest::new(Some(100), None).unwrap().first, 100);
+        assert_eq!(PageRequest::new(None, None, None, None).unwrap().size, 20);
+        let back = PageRequest::new(None, None, Some(100), None).unwrap();
+        assert!(back.backward && back.size == 100);
+    }
+
+    #[test]
+    fn a_backward_page_comes_out_in_the_lists_order() {
+        let t = DateTime::from_timestamp_micros(0).unwrap();
+        let rows = (1..=4).map(|i| Row(t, String::new(), i)).collect();
+        let mut request = PageRequest::first(3);
+        request.backward = true;
+        let page = Page::cut(rows, &request, &BY_TIME, None);
+        let ids: Vec<i64> = page.rows.iter().map(|r| r.2).collect();
+        assert_eq!(ids, [3, 2, 1]);
+        assert!(page.has_previous_page && !page.has_next_page);
     }
 }

@@ -3,20 +3,63 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait, FromQueryResult, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QuerySelect,
+    EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
     Select, Statement,
 };
 
-use super::page::{self, Page, PageRequest};
-use super::validate;
+use super::page::{self, Key, Page, PageRequest, Side, Sort};
+use super::validate::{self, case_key};
 use crate::auth::Viewer;
 use crate::entity::posts::{self, Column, Entity as Posts};
 use crate::error::AppError;
 
-page::keyed!(posts::Model);
+/// The orders posts can be listed in.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PostOrder {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+}
+
+impl PostOrder {
+    /// How rows are sorted in this order.
+    pub fn sort(self) -> &'static Sort<posts::Model> {
+        match self {
+            Self::Newest => &NEWEST,
+            Self::Oldest => &OLDEST,
+        }
+    }
+}
+
+const NEWEST: Sort<posts::Model> = Sort {
+    name: "posts.NEWEST",
+    column: "created_at",
+    descending: true,
+    key: |m| (Key::Time(m.created_at), m.id),
+};
+const OLDEST: Sort<posts::Model> = Sort {
+    name: "posts.OLDEST",
+    descending: false,
+    ..NEWEST
+};
+
+/// Which posts a list shows; every part optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostFilter {
+    pub author_id: Option<i64>,
+    /// Text the title or the body contains, in any case.
+    pub search: Option<String>,
+    /// Only posts written after this instant (excluded).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only posts written before this instant (excluded).
+    pub created_before: Option<DateTime<Utc>>,
+}
 
 /// Posts by id, oldest first, in one statement.
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<posts::Model>, DbErr> {
@@ -39,14 +82,15 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<posts::Mod
     Posts::find_by_id(id).one(db).await
 }
 
-/// All posts (or one author's), newest first.
+/// A page of posts in `order`, only those `filter` lets through (`with_body`: with their bodies).
 pub async fn list(
     db: &impl ConnectionTrait,
-    author_id: Option<i64>,
+    filter: &PostFilter,
+    order: PostOrder,
     page: &PageRequest,
     with_body: bool,
-) -> Result<Page<posts::Model>, DbErr> {
-    let mut select = filtered(author_id);
+) -> Result<Page<posts::Model>, AppError> {
+    let mut select = filtered(filter)?;
     if !with_body {
         // A title list: the bodies stay in the database (the field is never resolved).
         select = select
@@ -60,19 +104,54 @@ pub async fn list(
             ])
             .column_as(Expr::value(""), "body");
     }
-    page::fetch(db, select, Column::CreatedAt, Column::Id, Order::Desc, page).await
+    page::fetch(db, select, "posts", order.sort(), page).await
 }
 
 /// How many posts `list` would walk through in all.
-pub async fn count(db: &impl ConnectionTrait, author_id: Option<i64>) -> Result<u64, DbErr> {
-    filtered(author_id).count(db).await
+pub async fn count(db: &impl ConnectionTrait, filter: &PostFilter) -> Result<u64, AppError> {
+    Ok(filtered(filter)?.count(db).await?)
 }
 
-fn filtered(author_id: Option<i64>) -> Select<Posts> {
-    match author_id {
-        Some(id) => Posts::find().filter(Column::AuthorId.eq(id)),
-        None => Posts::find(),
+fn filtered(filter: &PostFilter) -> Result<Select<Posts>, AppError> {
+    let mut select = Posts::find();
+    if let Some(id) = filter.author_id {
+        select = select.filter(Column::AuthorId.eq(id));
     }
+    if let Some(pattern) = validate::search_pattern("search", filter.search.as_deref())? {
+        // `search_key`: the title's and the body's case keys (see `search_key`), kept by `create`
+        // and `update`.
+        select = select.filter(
+            Expr::col((Posts, Alias::new("search_key"))).like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.created_after {
+        select = select.filter(Column::CreatedAt.gt(after));
+    }
+    if let Some(before) = filter.created_before {
+        select = select.filter(Column::CreatedAt.lt(before));
+    }
+    Ok(select)
+}
+
+/// What a post's `search` looks in: its title's and body's case keys, one per line.
+fn search_key(title: &str, body: &str) -> String {
+    format!("{}\n{}", case_key(title), case_key(body))
+}
+
+/// Stores a post's search key (a column the entity leaves out, so that reading posts never
+/// fetches it).
+async fn index_for_search(db: &impl ConnectionTrait, post: &posts::Model) -> Result<(), DbErr> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => "UPDATE posts SET search_key = $1 WHERE id = $2",
+        _ => "UPDATE posts SET search_key = ?1 WHERE id = ?2",
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [search_key(&post.title, &post.body).into(), post.id.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The number of posts of each of `author_ids`, in one query (authors without posts get 0).
@@ -104,46 +183,51 @@ pub async fn count_by_author(
     Ok(counts)
 }
 
-/// The same page of posts for each of `author_ids`, in one statement that walks the
-/// `(author_id, created_at, id)` index once per author and stops after `page.first + 1` rows (the
-/// extra row, cut by [`Page::from_overfetch`], tells whether more follow): on PostgreSQL a
-/// `LATERAL` join, on SQLite a correlated `IN` list (its plan: one index search per author, then
-/// the posts by primary key). The ids travel as one JSON array, so the text is the same for any
-/// number of authors and the prepared statement is reused; `body` is read only if `with_body`.
+/// The same page of posts (newest first) for each of `author_ids`, in one statement that walks
+/// the `(author_id, created_at, id)` index once per author and stops after `page.size + 1` rows
+/// (the extra row, cut by [`Page::cut`], tells whether more follow): on PostgreSQL a `LATERAL`
+/// join, on SQLite a correlated `IN` list (its plan: one index search per author, then the posts
+/// by primary key). A backward page walks each author's index the other way. The ids travel as
+/// one JSON array, so the text is the same for any number of authors and the prepared statement
+/// is reused; `body` is read only if `with_body`. When the page is `exact` and starts from a
+/// cursor, a second statement finds the authors with posts beyond it.
 pub async fn page_by_author(
     db: &impl ConnectionTrait,
     author_ids: &[i64],
     page: &PageRequest,
     with_body: bool,
-) -> Result<HashMap<i64, Vec<posts::Model>>, DbErr> {
+) -> Result<HashMap<i64, Page<posts::Model>>, DbErr> {
     let backend = db.get_database_backend();
-    let body = if with_body { "p.body" } else { "'' AS body" };
-    let mut values = vec![page::ids_value(author_ids), (page.first + 1).into()];
     let postgres = backend == DbBackend::Postgres;
-    let after = match page.after {
-        Some(cursor) => {
-            values.extend([cursor.created_at.into(), cursor.id.into()]);
-            if postgres {
-                " AND (q.created_at, q.id) < ($3, $4)"
-            } else {
-                " AND (q.created_at, q.id) < (?3, ?4)"
-            }
+    // The callers check the cursors first ([`check_author_page`]), to report them as bad input.
+    let (after, before) = page
+        .bounds(&NEWEST)
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let mut values = vec![page::ids_value(author_ids), (page.size + 1).into()];
+    let mut bounds = String::new();
+    for (cursor, side) in [(&after, Side::After), (&before, Side::Before)] {
+        if let Some(cursor) = cursor {
+            bounds.push_str(&seek_sql(&mut values, postgres, side, cursor));
         }
-        None => "",
+    }
+    let direction = match page.walks_descending(&NEWEST) {
+        true => "DESC",
+        false => "ASC",
     };
+    let body = if with_body { "p.body" } else { "'' AS body" };
     let columns = format!("p.id, p.title, {body}, p.created_at, p.updated_at, p.author_id");
     let sql = if postgres {
         format!(
             "SELECT {columns} FROM json_array_elements_text($1::json) AS a(id) CROSS JOIN LATERAL \
              (SELECT q.id, q.title, q.body, q.created_at, q.updated_at, q.author_id FROM posts AS q \
-              WHERE q.author_id = a.id::bigint{after} \
-              ORDER BY q.created_at DESC, q.id DESC LIMIT $2) AS p"
+              WHERE q.author_id = a.id::bigint{bounds} \
+              ORDER BY q.created_at {direction}, q.id {direction} LIMIT $2) AS p"
         )
     } else {
         format!(
             "SELECT {columns} FROM json_each(?1) AS a JOIN posts AS p ON p.id IN \
-             (SELECT q.id FROM posts AS q WHERE q.author_id = a.value{after} \
-              ORDER BY q.created_at DESC, q.id DESC LIMIT ?2)"
+             (SELECT q.id FROM posts AS q WHERE q.author_id = a.value{bounds} \
+              ORDER BY q.created_at {direction}, q.id {direction} LIMIT ?2)"
         )
     };
     let rows = Posts::find()
@@ -151,16 +235,93 @@ pub async fn page_by_author(
         .all(db)
         .await?;
 
+    let beyond = match page.beyond(after, before) {
+        Some((side, cursor)) if page.exact => {
+            Some(authors_beyond(db, author_ids, side, &cursor).await?)
+        }
+        _ => None,
+    };
     let mut by_author: HashMap<i64, Vec<posts::Model>> =
         author_ids.iter().map(|&id| (id, Vec::new())).collect();
     for row in rows {
         by_author.entry(row.author_id).or_default().push(row);
     }
-    // Each author's rows newest first, whatever order the join returned them in.
-    for rows in by_author.values_mut() {
-        rows.sort_unstable_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
+    Ok(by_author
+        .into_iter()
+        .map(|(author, mut rows)| {
+            // In walking order, whatever order the join returned them in.
+            rows.sort_unstable_by_key(|p| (p.created_at, p.id));
+            if page.walks_descending(&NEWEST) {
+                rows.reverse();
+            }
+            let beyond = beyond.as_ref().map(|authors| authors.contains(&author));
+            (author, Page::cut(rows, page, &NEWEST, beyond))
+        })
+        .collect())
+}
+
+/// Refuses a page of [`page_by_author`] whose cursors are not from a newest-first list of posts.
+pub fn check_author_page(page: &PageRequest) -> Result<(), AppError> {
+    page.check(&NEWEST)
+}
+
+/// `AND (q.created_at, q.id) <op> ($n, $m)`: the rows of a newest-first list `side` of `cursor`,
+/// its values appended to `values`.
+fn seek_sql(
+    values: &mut Vec<sea_orm::Value>,
+    postgres: bool,
+    side: Side,
+    cursor: &page::Cursor,
+) -> String {
+    let Key::Time(at) = cursor.key else {
+        return " AND FALSE".to_owned();
+    };
+    values.extend([at.into(), cursor.id.into()]);
+    let (a, b) = (values.len() - 1, values.len());
+    let op = match side {
+        Side::After => "<",
+        Side::Before => ">",
+        Side::AtOrAfter => "<=",
+        Side::AtOrBefore => ">=",
+    };
+    match postgres {
+        true => format!(" AND (q.created_at, q.id) {op} (${a}, ${b})"),
+        false => format!(" AND (q.created_at, q.id) {op} (?{a}, ?{b})"),
     }
-    Ok(by_author)
+}
+
+/// Which of `author_ids` have a post `side` of `cursor` (newest first), in one statement.
+async fn authors_beyond(
+    db: &impl ConnectionTrait,
+    author_ids: &[i64],
+    side: Side,
+    cursor: &page::Cursor,
+) -> Result<std::collections::HashSet<i64>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        author_id: i64,
+    }
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let mut values = vec![page::ids_value(author_ids)];
+    let seek = seek_sql(&mut values, postgres, side, cursor);
+    let sql = match postgres {
+        true => format!(
+            "SELECT a.id::bigint AS author_id FROM json_array_elements_text($1::json) AS a(id) \
+             WHERE EXISTS (SELECT 1 FROM posts AS q WHERE q.author_id = a.id::bigint{seek})"
+        ),
+        false => format!(
+            "SELECT a.value AS author_id FROM json_each(?1) AS a \
+             WHERE EXISTS (SELECT 1 FROM posts AS q WHERE q.author_id = a.value{seek})"
+        ),
+    };
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        values,
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.author_id).collect())
 }
 
 /// The longest post title.
@@ -184,7 +345,9 @@ pub async fn create(
         author_id: Set(viewer.user.id),
         ..Default::default()
     };
-    Ok(row.insert(db).await?)
+    let post = row.insert(db).await?;
+    index_for_search(db, &post).await?;
+    Ok(post)
 }
 
 /// Changes a post; only its author or an admin may. `None` keeps a field.
@@ -207,7 +370,9 @@ pub async fn update(
         return Ok(post);
     }
     row.updated_at = Set(super::now());
-    Ok(row.update(db).await?)
+    let post = row.update(db).await?;
+    index_for_search(db, &post).await?;
+    Ok(post)
 }
 
 /// Deletes a post; only its author or an admin may.

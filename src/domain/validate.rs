@@ -16,6 +16,36 @@ pub fn case_key(text: &str) -> String {
     text.chars().nfd().default_case_fold().nfc().collect()
 }
 
+/// The longest search text, in characters (trimmed): a search is refused before any SQL runs
+/// when longer (SQLite also refuses LIKE patterns over 50,000 bytes, as an internal error).
+pub const SEARCH_MAX: usize = 200;
+
+/// The LIKE pattern (escape character `\`) that finds `search` in any case inside a case key
+/// column: `%key%`, with LIKE's wildcards `%`, `_` and `\` in the text taken literally. `None` for
+/// no search (absent or blank); over [`SEARCH_MAX`] characters is `BAD_USER_INPUT` on `field`.
+pub fn search_pattern(field: &str, search: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(term) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if term.chars().count() > SEARCH_MAX {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {SEARCH_MAX} characters long"),
+        ));
+    }
+    let key = case_key(term);
+    let mut pattern = String::with_capacity(key.len() + 2);
+    pattern.push('%');
+    for c in key.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Ok(Some(pattern))
+}
+
 /// A required text: trimmed, 1 to `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
     let value = value.trim();
@@ -114,6 +144,16 @@ mod tests {
         assert!(text("name", &"é".repeat(11), 10).is_err());
         assert_eq!(optional_text("d", Some("  "), 10).unwrap(), None);
         assert!(text("name", "a\0b", 10).is_err());
+    }
+
+    #[test]
+    fn search_terms_match_literally() {
+        assert_eq!(
+            search_pattern("search", Some(" 50% Off_now\\ ")).unwrap(),
+            Some("%50\\% off\\_now\\\\%".to_owned())
+        );
+        assert_eq!(search_pattern("search", Some("  ")).unwrap(), None);
+        assert!(search_pattern("search", Some(&"x".repeat(201))).is_err());
     }
 
     #[test]

@@ -8,12 +8,12 @@ use std::borrow::Cow;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, ContextSelectionSet, Object, OutputType, Positioned, SelectionField, ServerResult,
-    Value,
+    Context, ContextSelectionSet, Lookahead, Object, OutputType, Positioned, SelectionField,
+    ServerResult, Value,
 };
 use futures_util::future::try_join_all;
 
-use crate::domain::page::{Cursor, Keyed, Page, PageRequest};
+use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::error::AppError;
 
 /// Where a page is in its list (its cursors are encoded only when asked for).
@@ -32,32 +32,32 @@ impl PageInfo {
         self.has_next_page
     }
 
-    /// Whether nodes come before this page (true when the page was asked for `after` a cursor).
+    /// Whether nodes come before this page.
     async fn has_previous_page(&self) -> bool {
         self.has_previous_page
     }
 
-    /// The cursor of the first node of this page.
+    /// The cursor of the first node of this page: pass it as `before` for the page before.
     async fn start_cursor(&self) -> Option<String> {
-        self.start.map(|c| c.encode())
+        self.start.as_ref().map(Cursor::encode)
     }
 
     /// The cursor of the last node of this page: pass it as `after` for the next page.
     async fn end_cursor(&self) -> Option<String> {
-        self.end.map(|c| c.encode())
+        self.end.as_ref().map(Cursor::encode)
     }
 }
 
 /// A list field's page and count, loaded as its selection asks: the rows only when `edges` or
 /// `pageInfo` is selected, the count only when `totalCount` is, and both at once. This is the one
 /// path of every list field: its resolver checks its arguments and names the two queries.
-pub async fn load<M, E>(
+pub async fn load<M, E, F>(
     ctx: &Context<'_>,
     rows: impl Future<Output = Result<Page<M>, E>>,
-    count: impl Future<Output = Result<u64, E>>,
+    count: impl Future<Output = Result<u64, F>>,
 ) -> Result<(Page<M>, Option<i32>), AppError>
 where
-    AppError: From<E>,
+    AppError: From<E> + From<F>,
 {
     let selection = ctx.look_ahead();
     let wants_rows = selection.field("edges").exists() || selection.field("pageInfo").exists();
@@ -65,10 +65,7 @@ where
     let rows = async {
         match wants_rows {
             true => rows.await.map_err(AppError::from),
-            false => Ok(Page {
-                rows: Vec::new(),
-                has_next_page: false,
-            }),
+            false => Ok(Page::empty()),
         }
     };
     let count = async {
@@ -85,25 +82,22 @@ where
 }
 
 /// Turns a page of rows into edges and `pageInfo`.
-pub fn edges<M: Keyed, N, E>(
+pub fn edges<M, N, E>(
     page: Page<M>,
-    request: &PageRequest,
     node: impl Fn(M) -> N,
     edge: impl Fn(Cursor, N) -> E,
 ) -> (Vec<E>, PageInfo) {
     let info = PageInfo {
         has_next_page: page.has_next_page,
-        has_previous_page: request.after.is_some(),
-        start: page.rows.first().map(Keyed::cursor),
-        end: page.rows.last().map(Keyed::cursor),
+        has_previous_page: page.has_previous_page,
+        start: page.cursors.first().cloned(),
+        end: page.cursors.last().cloned(),
     };
     let edges = page
         .rows
         .into_iter()
-        .map(|m| {
-            let cursor = m.cursor();
-            edge(cursor, node(m))
-        })
+        .zip(page.cursors)
+        .map(|(m, cursor)| edge(cursor, node(m)))
         .collect();
     (edges, info)
 }
@@ -140,13 +134,12 @@ macro_rules! connection {
         }
 
         impl $connection {
-            pub(crate) fn new<M: $crate::domain::page::Keyed>(
+            pub(crate) fn new<M>(
                 (page, total): ($crate::domain::page::Page<M>, Option<i32>),
-                request: &$crate::domain::page::PageRequest,
                 node: impl Fn(M) -> $node,
             ) -> Self {
                 let (edges, page_info) =
-                    $crate::graphql::connection::edges(page, request, node, |cursor, node| $edge {
+                    $crate::graphql::connection::edges(page, node, |cursor, node| $edge {
                         cursor,
                         node,
                     });
@@ -167,7 +160,8 @@ macro_rules! connection {
         #[doc = concat!($one, ", with its position in the list.")]
         #[async_graphql::Object]
         impl $edge {
-            /// Pass this as `after` to continue the list after this node.
+            /// Pass this as `after` to continue the list after this node, or as `before` for the
+            /// nodes before it.
             async fn cursor(&self) -> String {
                 self.cursor.encode()
             }
@@ -182,25 +176,69 @@ macro_rules! connection {
 
 pub(crate) use connection;
 
-/// The page arguments every list field takes, checked.
-pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, AppError> {
-    PageRequest::new(first, after.as_deref())
+/// The page arguments every list field takes, checked (`#[page]` calls this first thing in the
+/// resolver). Whether the page must find out exactly if rows lie beyond its starting cursor is
+/// read from the selection.
+pub fn page_request(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<PageRequest, AppError> {
+    let mut request = PageRequest::new(first, after.as_deref(), last, before.as_deref())?;
+    request.exact = wants_exact(&ctx.look_ahead(), request.backward);
+    Ok(request)
+}
+
+/// Whether `hasPreviousPage` (forwards) or `hasNextPage` (backwards) is selected.
+fn wants_exact(selection: &Lookahead<'_>, backward: bool) -> bool {
+    let flag = match backward {
+        false => "hasPreviousPage",
+        true => "hasNextPage",
+    };
+    selection.field("pageInfo").field(flag).exists()
 }
 
 /// The page a list field's selection asks for (looked ahead at by its parent list, to load it for
 /// the whole page of parents); `None` if its arguments are invalid (its resolver will say so).
 pub fn page_of(field: &SelectionField<'_>) -> Option<PageRequest> {
-    let mut first = None;
-    let mut after = None;
+    let (mut first, mut after, mut last, mut before) = (None, None, None, None);
     for (name, value) in field.arguments().ok()? {
         match (name.as_str(), value) {
             ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("last", Value::Number(n)) => last = Some(i32::try_from(n.as_i64()?).ok()?),
             ("after", Value::String(s)) => after = Some(s),
+            ("before", Value::String(s)) => before = Some(s),
             (_, Value::Null) => {}
             _ => return None,
         }
     }
-    PageRequest::new(first, after.as_deref()).ok()
+    let mut request = PageRequest::new(first, after.as_deref(), last, before.as_deref()).ok()?;
+    request.exact = wants_exact(&Lookahead::from(*field), request.backward);
+    Some(request)
+}
+
+/// Folds a list's shorthand argument (`search`, `authorId`) into its `filter`: given in both
+/// places with different values, it is `BAD_USER_INPUT` on `name`.
+pub fn shorthand<T: PartialEq>(
+    name: &str,
+    argument: Option<T>,
+    in_filter: &mut Option<T>,
+) -> Result<(), AppError> {
+    match (argument, in_filter.as_ref()) {
+        (Some(a), Some(f)) if a != *f => Err(AppError::bad_input(
+            name,
+            format!(
+                "is given both as an argument and in `filter`, differently: give `{name}` once"
+            ),
+        )),
+        (Some(a), None) => {
+            *in_filter = Some(a);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A list whose elements' errors keep their own path. async-graphql's lists (upstream

@@ -37,13 +37,9 @@ impl Fields {
             let fields = fields
                 .into_iter()
                 .map(|(field, meta)| {
-                    let page = meta.args.get("first").map(|first| {
-                        first
-                            .default_value
-                            .as_deref()
-                            .and_then(|d| d.parse().ok())
-                            .unwrap_or(DEFAULT_PAGE_SIZE)
-                    });
+                    // Every list field takes `first`; its page is 20 rows unless `first` or
+                    // `last` says otherwise.
+                    let page = meta.args.contains_key("first").then_some(DEFAULT_PAGE_SIZE);
                     let ty = meta
                         .ty
                         .trim_matches(|c| matches!(c, '[' | ']' | '!'))

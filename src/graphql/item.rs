@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use tkc_macros::resolvers;
 
 use super::circulation::Wanted;
-use super::connection::{self, connection, page_request};
+use super::connection::{self, connection};
 use super::context::{ContextExt, nullable, parse_id};
 use super::lending::{self, Hold, Loan, LoanConnection, item_fields};
 use crate::domain::circulation::LoanFilter;
 use crate::domain::events::{Changes, Event};
+use crate::domain::items::{ItemFilter, ItemOrder};
 use crate::domain::{self, items, lending as circulation_rules};
 use crate::entity::items::{ItemStatus, Model};
 use crate::error::AppError;
@@ -92,7 +93,7 @@ impl Item {
             item_id: Some(self.0.id),
             ..LoanFilter::default()
         };
-        lending::loan_page(ctx, filter, first, after).await
+        lending::loan_page(ctx, filter, page).await
     }
 }
 
@@ -133,26 +134,32 @@ impl ItemQuery {
         nullable(async { Ok(items::get(ctx.db()?, parse_id("id", &id)?).await?.map(Item)) }.await)
     }
 
-    /// The catalogue, newest first.
+    /// The catalogue, newest first unless `orderBy` says otherwise.
     #[page(items)]
     async fn items(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only items whose name contains this text, in any case.")] search: Option<
-            String,
-        >,
+        #[graphql(
+            desc = "How the items are sorted.",
+            default_with = "Some(ItemOrder::Newest)"
+        )]
+        order_by: Option<ItemOrder>,
+        #[graphql(desc = "Which items to list.")] filter: Option<ItemFilter>,
+        #[graphql(desc = "Shorthand for `filter: { search: … }`.")] search: Option<String>,
     ) -> async_graphql::Result<ItemConnection> {
-        let request = page_request(first, after)?;
+        let mut filter = filter.unwrap_or_default();
+        connection::shorthand("search", search, &mut filter.search)?;
+        let order = order_by.unwrap_or_default();
+        page.check(order.sort())?;
         let db = ctx.db()?;
-        let search = search.as_deref();
         let loaded = connection::load(
             ctx,
-            items::list(db, search, &request),
-            items::count(db, search),
+            items::list(db, &filter, order, &page),
+            items::count(db, &filter),
         )
         .await?;
         Item::prefetch(ctx, &loaded.0.rows).await?;
-        Ok(ItemConnection::new(loaded, &request, Item))
+        Ok(ItemConnection::new(loaded, Item))
     }
 }
 

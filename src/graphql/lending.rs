@@ -6,12 +6,13 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use tkc_macros::resolvers;
 
-use super::connection::{self, connection, page_request};
+use super::connection::{self, connection};
 use super::context::{ContextExt, parse_id};
 use super::item::Item;
 use super::user::User;
 use crate::domain::circulation::{self, LoanFilter};
 use crate::domain::lending;
+use crate::domain::page::PageRequest;
 use crate::entity::holds::{self, HoldStatus};
 use crate::entity::items::ItemStatus;
 use crate::entity::loans;
@@ -181,10 +182,9 @@ connection!(HoldConnection, HoldEdge, Hold, "holds", "A hold");
 pub async fn loan_page(
     ctx: &Context<'_>,
     filter: LoanFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    request: PageRequest,
 ) -> async_graphql::Result<LoanConnection> {
-    let request = page_request(first, after)?;
+    request.check(&circulation::LOANS)?;
     let (db, now) = (ctx.db()?, ctx.now()?);
     let loaded = connection::load(
         ctx,
@@ -192,7 +192,7 @@ pub async fn loan_page(
         circulation::count_loans(db, filter, now),
     )
     .await?;
-    Ok(LoanConnection::new(loaded, &request, Loan))
+    Ok(LoanConnection::new(loaded, Loan))
 }
 
 /// A page of a member's holds as a list field answers it.
@@ -200,10 +200,9 @@ pub async fn hold_page(
     ctx: &Context<'_>,
     member_id: i64,
     active: Option<bool>,
-    first: Option<i32>,
-    after: Option<String>,
+    request: PageRequest,
 ) -> async_graphql::Result<HoldConnection> {
-    let request = page_request(first, after)?;
+    request.check(&circulation::HOLDS)?;
     let db = ctx.db()?;
     let loaded = connection::load(
         ctx,
@@ -211,7 +210,7 @@ pub async fn hold_page(
         circulation::count_holds_of(db, member_id, active),
     )
     .await?;
-    Ok(HoldConnection::new(loaded, &request, Hold))
+    Ok(HoldConnection::new(loaded, Hold))
 }
 
 #[derive(Default)]
@@ -235,7 +234,7 @@ impl LendingQuery {
             overdue,
             ..LoanFilter::default()
         };
-        loan_page(ctx, filter, first, after).await
+        loan_page(ctx, filter, page).await
     }
 }
 

@@ -232,26 +232,32 @@ impl<'a> Walk<'a> {
         })
     }
 
-    /// How many times a field's children count: `first` for a list field (the field's own
-    /// default when it is not given), once otherwise. A `first` given to a field the schema does
-    /// not know counts too.
+    /// How many times a field's children count: `first` or `last` for a list field (the larger
+    /// if both are given; the default page size when neither is), once otherwise. A `first` or
+    /// `last` given to a field the schema does not know counts too.
     fn multiplier(&self, field: &Field, default_page: Option<u64>) -> usize {
-        let first = field
-            .arguments
-            .iter()
-            .find(|(name, _)| name.node == "first")
-            .map(|(_, value)| match &value.node {
-                Value::Number(n) => n.as_u64(),
-                Value::Variable(var) => match self.variable(var) {
-                    Some(ConstValue::Number(n)) => n.as_u64(),
+        let size = |argument: &str| {
+            field
+                .arguments
+                .iter()
+                .find(|(name, _)| name.node == argument)
+                .map(|(_, value)| match &value.node {
+                    Value::Number(n) => n.as_u64(),
+                    Value::Variable(var) => match self.variable(var) {
+                        Some(ConstValue::Number(n)) => n.as_u64(),
+                        _ => None,
+                    },
                     _ => None,
-                },
-                _ => None,
-            });
-        match (first, default_page) {
-            (Some(Some(n)), _) => n.min(MAX_PAGE_SIZE) as usize,
-            (_, Some(n)) => n.min(MAX_PAGE_SIZE) as usize,
-            (Some(None), None) => MAX_PAGE_SIZE as usize,
+                })
+        };
+        let (first, last) = (size("first"), size("last"));
+        // A null or absent size is the default page; given both, the larger counts.
+        let given = first.flatten().max(last.flatten());
+        let mentioned = first.is_some() || last.is_some();
+        match (given, default_page) {
+            (Some(n), _) => n.min(MAX_PAGE_SIZE) as usize,
+            (None, Some(n)) => n.min(MAX_PAGE_SIZE) as usize,
+            (None, None) if mentioned => MAX_PAGE_SIZE as usize,
             (None, None) => 1,
         }
     }
@@ -341,6 +347,9 @@ mod tests {
         // The same through a fragment on User, and with `first` given.
         let fragment = "{ users(first: 2) { edges { node { ...P } } } } fragment P on User { posts(first: 3) { edges { node { title } } } }";
         assert_eq!(complexity(fragment), 1 + 2 * (3 + 3 * 2));
+        // `last` counts like `first` (the larger if a query gives both, which is then refused).
+        let backwards = "{ users(last: 2) { edges { node { posts(last: 3, first: 1) { edges { node { title } } } } } } }";
+        assert_eq!(complexity(backwards), 1 + 2 * (3 + 3 * 2));
         // A single object is not a list, whatever its arguments.
         assert_eq!(
             complexity(r#"{ post(id: "1") { author { username } } }"#),

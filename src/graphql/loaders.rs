@@ -107,7 +107,7 @@ impl Loaders {
             .feed_many(
                 pages
                     .into_iter()
-                    .map(|(author, rows)| ((author, page, with_body), Arc::new(rows))),
+                    .map(|(author, rows)| ((author, page.clone(), with_body), Arc::new(rows))),
             )
             .await;
         Ok(())
@@ -132,9 +132,8 @@ impl Loaders {
         let page_of = self
             .author_posts
             .load_one((author_id, page, with_body))
-            .await?
-            .unwrap_or_else(|| Arc::new(Vec::new()));
-        Ok(Page::from_overfetch(page_of.to_vec(), page.first))
+            .await?;
+        Ok(page_of.map_or_else(Page::empty, |p| Page::clone(&p)))
     }
 }
 
@@ -168,15 +167,14 @@ pub struct PostsByAuthor(DatabaseConnection);
 type PostsKey = (i64, PageRequest, bool);
 
 impl Loader<PostsKey> for PostsByAuthor {
-    /// The page's rows plus one (the over-fetched row tells whether more follow).
-    type Value = Arc<Vec<PostRow>>;
+    type Value = Arc<Page<PostRow>>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[PostsKey]) -> Result<HashMap<PostsKey, Self::Value>, Self::Error> {
         let mut by_page: HashMap<(PageRequest, bool), Vec<i64>> = HashMap::new();
         for (author, page, with_body) in keys {
             by_page
-                .entry((*page, *with_body))
+                .entry((page.clone(), *with_body))
                 .or_default()
                 .push(*author);
         }
@@ -187,7 +185,7 @@ impl Loader<PostsKey> for PostsByAuthor {
                 .map_err(Arc::new)?;
             out.extend(
                 rows.into_iter()
-                    .map(|(author, rows)| ((author, page, with_body), Arc::new(rows))),
+                    .map(|(author, rows)| ((author, page.clone(), with_body), Arc::new(rows))),
             );
         }
         Ok(out)

@@ -6,10 +6,11 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use tkc_macros::resolvers;
 
-use super::connection::{self, connection, page_request};
+use super::connection::{self, connection};
 use super::context::{ContextExt, nullable, parse_id};
 use super::user::User;
 use crate::domain::events::{Changes, Event};
+use crate::domain::posts::{PostFilter, PostOrder};
 use crate::domain::{self, posts};
 use crate::entity::posts::Model;
 use crate::entity::users::Model as UserRow;
@@ -105,26 +106,60 @@ impl PostQuery {
         nullable(async { Ok(posts::get(ctx.db()?, parse_id("id", &id)?).await?.map(Post)) }.await)
     }
 
-    /// Every post, newest first.
+    /// Every post, newest first unless `orderBy` says otherwise.
     #[page(posts)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only the posts of this user.")] author_id: Option<ID>,
+        #[graphql(
+            desc = "How the posts are sorted.",
+            default_with = "Some(PostOrder::Newest)"
+        )]
+        order_by: Option<PostOrder>,
+        #[graphql(desc = "Which posts to list.")] filter: Option<PostFilterInput>,
+        #[graphql(desc = "Shorthand for `filter: { authorId: … }`.")] author_id: Option<ID>,
     ) -> async_graphql::Result<PostConnection> {
-        let request = page_request(first, after)?;
-        let author_id = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
+        let filter = filter.unwrap_or_default();
+        let mut author = filter
+            .author_id
+            .map(|id| parse_id("authorId", &id))
+            .transpose()?;
+        let shorthand = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
+        connection::shorthand("authorId", shorthand, &mut author)?;
+        let filter = PostFilter {
+            author_id: author,
+            search: filter.search,
+            created_after: filter.created_after,
+            created_before: filter.created_before,
+        };
+        let order = order_by.unwrap_or_default();
+        page.check(order.sort())?;
         let db = ctx.db()?;
         let with_body = wants_body(ctx);
         let loaded = connection::load(
             ctx,
-            posts::list(db, author_id, &request, with_body),
-            posts::count(db, author_id),
+            posts::list(db, &filter, order, &page, with_body),
+            posts::count(db, &filter),
         )
         .await?;
         Post::prefetch(ctx, &loaded.0.rows, None).await?;
-        Ok(PostConnection::new(loaded, &request, Post))
+        Ok(PostConnection::new(loaded, Post))
     }
+}
+
+/// Which posts a list shows; every part optional.
+#[derive(InputObject, Default)]
+#[graphql(name = "PostFilter")]
+pub struct PostFilterInput {
+    /// Only the posts of this user.
+    pub author_id: Option<ID>,
+    /// Only posts whose title or body contains this text, in any case (`%`, `_` and `\` are
+    /// matched as themselves).
+    pub search: Option<String>,
+    /// Only posts written after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only posts written before this instant.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 /// Whether a page of posts shows their bodies (a title list does not read them).

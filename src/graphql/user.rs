@@ -8,13 +8,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tkc_macros::resolvers;
 
-use super::connection::{self, connection, page_request};
+use super::connection::{self, connection};
 use super::context::{ContextExt, nullable, parse_id};
 use super::lending::{HoldConnection, LoanConnection, hold_page, loan_page};
 use super::post::{self, Post, PostConnection};
 use crate::auth::Identity;
 use crate::domain::circulation::LoanFilter;
-use crate::domain::page::{Page, PageRequest};
+use crate::domain::page::PageRequest;
+use crate::domain::users::{UserFilter, UserOrder};
 use crate::domain::{lending, signin, users};
 use crate::entity::users::Model;
 use crate::error::AppError;
@@ -63,7 +64,10 @@ impl User {
                     .field("node")
                     .field("body")
                     .exists();
-                Some((connection::page_of(&field)?, with_body)).filter(|_| wanted)
+                let page = connection::page_of(&field)?;
+                // A page with another list's cursors is refused by its resolver.
+                crate::domain::posts::check_author_page(&page).ok()?;
+                Some((page, with_body)).filter(|_| wanted)
             })
             .collect();
         let counts = async {
@@ -123,16 +127,16 @@ impl User {
     /// The user's posts, newest first.
     #[page(posts)]
     async fn posts(&self, ctx: &Context<'_>) -> async_graphql::Result<PostConnection> {
-        let request = page_request(first, after)?;
+        crate::domain::posts::check_author_page(&page)?;
         let loaders = ctx.loaders()?;
         let loaded = connection::load(
             ctx,
-            loaders.posts_of(self.row.id, request, post::wants_body(ctx)),
+            loaders.posts_of(self.row.id, page, post::wants_body(ctx)),
             loaders.post_count(self.row.id),
         )
         .await?;
         Post::prefetch(ctx, &loaded.0.rows, Some(&self.row)).await?;
-        Ok(PostConnection::new(loaded, &request, Post))
+        Ok(PostConnection::new(loaded, Post))
     }
 
     /// How many posts the user has written.
@@ -157,7 +161,7 @@ impl User {
             active,
             ..LoanFilter::default()
         };
-        Ok(Some(loan_page(ctx, filter, first, after).await?))
+        Ok(Some(loan_page(ctx, filter, page).await?))
     }
 
     /// The user's holds, newest first (`active`: only the open ones, or only the ended); null
@@ -171,9 +175,7 @@ impl User {
         if !lending::may_see_member(ctx.identity().viewer(), Some(self.row.id)) {
             return Ok(None);
         }
-        Ok(Some(
-            hold_page(ctx, self.row.id, active, first, after).await?,
-        ))
+        Ok(Some(hold_page(ctx, self.row.id, active, page).await?))
     }
 }
 
@@ -213,23 +215,35 @@ impl UserQuery {
         )
     }
 
-    /// Every user, oldest first.
+    /// Every member, oldest first unless `orderBy` says otherwise.
     #[page(users)]
-    async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<UserConnection> {
-        let request = page_request(first, after)?;
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "How the users are sorted.",
+            default_with = "Some(UserOrder::Oldest)"
+        )]
+        order_by: Option<UserOrder>,
+        #[graphql(desc = "Which users to list.")] filter: Option<UserFilter>,
+    ) -> async_graphql::Result<UserConnection> {
+        let filter = filter.unwrap_or_default();
+        let order = order_by.unwrap_or_default();
+        page.check(order.sort())?;
         let db = ctx.db()?;
-        let loaded = connection::load(ctx, users::list(db, &request), users::count(db)).await?;
+        let (page, total) = connection::load(
+            ctx,
+            users::list(db, &filter, order, &page),
+            users::count(db, &filter),
+        )
+        .await?;
         // Their posts' `author` fields will ask for these very users: hand them over now.
-        let (page, total) = loaded;
-        let page = Page {
-            rows: page.rows.into_iter().map(Arc::new).collect(),
-            has_next_page: page.has_next_page,
-        };
+        let page = page.map(Arc::new);
         ctx.loaders()?.prime_users(page.rows.iter().cloned()).await;
         let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         User::prefetch(ctx, &node, &ids).await?;
-        Ok(UserConnection::new((page, total), &request, User::shared))
+        Ok(UserConnection::new((page, total), User::shared))
     }
 }
 

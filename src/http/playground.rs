@@ -79,6 +79,14 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, bool)] = &[
         false,
     ),
     (
+        "Catalogue from Z (backwards)",
+        include_str!("../../playground/operations/catalogue-from-z.graphql"),
+        Some(include_str!(
+            "../../playground/operations/catalogue-from-z.json"
+        )),
+        false,
+    ),
+    (
         "Latest posts",
         include_str!("../../playground/operations/latest-posts.graphql"),
         Some(include_str!(

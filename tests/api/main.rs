@@ -22,6 +22,7 @@ mod limits;
 mod live;
 mod migrations;
 mod mutations;
+mod ordering;
 mod outage;
 mod over_http;
 mod pagination;
