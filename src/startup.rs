@@ -16,7 +16,7 @@ use crate::domain::events::Bus;
 use crate::domain::{demo, lending, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
-use crate::graphql::documents::DocumentCache;
+use crate::graphql::Admission;
 use crate::http::{self, AppState};
 use crate::live;
 
@@ -113,7 +113,7 @@ impl Application {
                 auth,
                 statements,
                 config: Arc::new(config.clone()),
-                documents: Arc::new(DocumentCache::new(config.graphql.document_cache)),
+                admission: Arc::new(Admission::new(config)),
                 graphql_requests: Arc::default(),
                 live: http::ws::Live {
                     hub,

@@ -203,12 +203,12 @@ pub async fn get_handler(
 }
 
 /// Parses and measures one operation before anything else is spent on it (see
-/// [`crate::graphql::admit`]); a refusal is that operation's response.
+/// [`crate::graphql::Admission`]); a refusal is that operation's response.
 fn admit(
     mut request: async_graphql::Request,
     state: &AppState,
 ) -> Result<async_graphql::Request, Box<async_graphql::Response>> {
-    match crate::graphql::admit(&mut request, &state.config.limits, &state.documents) {
+    match state.admission.admit(&mut request) {
         Ok(()) => Ok(request),
         Err(error) => Err(Box::new(async_graphql::Response::from_errors(vec![error]))),
     }
