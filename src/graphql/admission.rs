@@ -1,27 +1,38 @@
 //! The gate every operation passes before the engine sees it, over HTTP and over WebSocket alike:
-//! its document parsed once and measured ([`super::limits`]), then, when introspection is off,
-//! refused if it selects `__schema` or `__type`.
+//! its document settled (found by its hash, checked against the trusted documents: see
+//! [`super::persisted`]) before anything parses it, then parsed once and measured
+//! ([`super::limits`]), then, when introspection is off, refused if it selects `__schema` or
+//! `__type`. Only a document that passed all of it is kept by its hash for automatic persisted
+//! queries.
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Positioned, ServerResult};
 
 use super::documents::DocumentCache;
+use super::persisted::{Manifest, PersistedDocuments};
 use crate::config::{Config, GraphqlLimits};
 use crate::error::Code;
 
-/// What admitting an operation needs: the limits, the parsed documents.
+/// What admitting an operation needs: the limits, the parsed documents, the persisted ones.
 pub struct Admission {
     limits: GraphqlLimits,
     documents: DocumentCache,
+    persisted: PersistedDocuments,
     introspection: bool,
 }
 
 impl Admission {
-    /// The gate for `config`.
-    pub fn new(config: &Config) -> Self {
+    /// The gate for `config`, with the trusted documents of `manifest` (empty without
+    /// `TRUSTED_DOCUMENTS`).
+    pub fn new(config: &Config, manifest: Manifest) -> Self {
         Self {
             limits: config.limits,
             documents: DocumentCache::new(config.graphql.document_cache),
+            persisted: PersistedDocuments::new(
+                config.graphql.persisted_queries,
+                manifest,
+                config.graphql.trusted_documents_only,
+            ),
             introspection: config.graphql.introspection,
         }
     }
@@ -29,11 +40,21 @@ impl Admission {
     /// Admits `request` or says why not (a request error: nothing runs). The parsed document
     /// travels with the request, so the engine does not parse it again.
     pub fn admit(&self, request: &mut async_graphql::Request) -> ServerResult<()> {
+        let registration = self.persisted.resolve(request)?;
         super::limits::admit(request, &self.limits, &self.documents)?;
         if !self.introspection {
             refuse_introspection(request.parsed_query()?)?;
         }
+        if let Some(registration) = registration {
+            self.persisted.register(registration, &request.query);
+        }
         Ok(())
+    }
+
+    /// Settles the document `request` runs, without parsing it (see
+    /// [`PersistedDocuments::resolve`]); for a refusal to be sent before anything else happens.
+    pub fn settle(&self, request: &mut async_graphql::Request) -> ServerResult<()> {
+        self.persisted.resolve(request).map(drop)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The GraphQL schema: per-domain roots merged into one, the role directive and its guard, the
 //! error-code mapping, the request-scoped loaders, the SDL printer that `schema.graphql` is made
-//! with, and the admission every operation passes first (cost limits, introspection refused when
-//! off).
+//! with, and the admission every operation passes first (persisted and trusted documents, cost
+//! limits, introspection refused when off).
 
 mod admission;
 mod auth;
@@ -18,6 +18,7 @@ mod lending;
 mod limits;
 mod live;
 pub mod loaders;
+pub mod persisted;
 mod post;
 pub mod roles;
 mod strings;

@@ -43,7 +43,8 @@ pub struct AppState {
     pub statements: Arc<StatementMeter>,
     /// Every setting.
     pub config: Arc<Config>,
-    /// What every operation passes first: parsed documents by their text, the cost limits.
+    /// What every operation passes first: persisted and trusted documents, parsed documents by
+    /// their text, the cost limits.
     pub admission: Arc<Admission>,
     /// GraphQL requests answered (each operation of a batch counts).
     pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
@@ -63,7 +64,8 @@ pub fn router(state: AppState, test_routes: bool) -> Router {
         )
         .route("/health", get(health::ready))
         .route("/live", get(health::live));
-    if config.http.playground {
+    // Trusted-only mode runs nothing but the manifest's documents: no playground to type others.
+    if config.http.playground && !config.graphql.trusted_documents_only {
         router = router
             .route("/", get(playground::page))
             .route("/playground", get(playground::page))

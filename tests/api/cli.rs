@@ -246,3 +246,41 @@ async fn create_user_makes_an_admin_who_can_sign_in() {
         .unwrap();
     assert_eq!(body["data"]["login"]["role"], "ADMIN", "{body}");
 }
+
+#[tokio::test]
+async fn a_bad_trusted_documents_manifest_stops_start_up_with_one_line_naming_the_file() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trusted.json");
+    std::fs::write(
+        &path,
+        r#"{"0000000000000000000000000000000000000000000000000000000000000000": "{ __typename }"}"#,
+    )
+    .unwrap();
+
+    let out = tkc(
+        &db.url,
+        &["serve"],
+        &[("TRUSTED_DOCUMENTS", path.to_str().unwrap()), ("PORT", "0")],
+    );
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: TRUSTED_DOCUMENTS: {}: ", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is not the SHA-256 of its document"),
+        "{stderr}"
+    );
+
+    let out = tkc(&db.url, &["serve"], &[("TRUSTED_DOCUMENTS_ONLY", "true")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.starts_with("error: TRUSTED_DOCUMENTS_ONLY: "),
+        "{stderr}"
+    );
+}

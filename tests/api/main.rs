@@ -25,6 +25,7 @@ mod mutations;
 mod outage;
 mod over_http;
 mod pagination;
+mod persisted;
 mod playground;
 mod process;
 mod production;
