@@ -1,5 +1,7 @@
 //! The command line. Every command reads its settings from the environment (see `.env.example`).
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
@@ -10,6 +12,7 @@ use crate::config::{AppEnv, Config};
 use crate::domain::accounts;
 use crate::entity::users::Role;
 use crate::error::StartupError;
+use crate::graphql::persisted::{self, Manifest};
 use crate::startup::Application;
 use crate::{db, domain, graphql, telemetry};
 
@@ -49,6 +52,16 @@ pub enum Command {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Write the manifest of trusted documents (for TRUSTED_DOCUMENTS) from `.graphql` files, one
+    /// document per file, kept as its exact text: a JSON object of SHA-256 → document.
+    TrustedDocuments {
+        /// The `.graphql` files, e.g. the app's operations.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write the manifest to this file instead of standard output.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -97,6 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (config, _log) = start()?;
             create_user(&config, &username, &email, role, password_stdin).await
         }
+        Command::TrustedDocuments { files, output } => trusted_documents(&files, output),
         Command::SweepHolds => {
             let (config, _log) = start()?;
             let db = connect(&config).await?;
@@ -130,6 +144,37 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+/// Reads each file as one document, refuses one that does not parse (naming the file), and writes
+/// the manifest to `output` or standard output.
+fn trusted_documents(
+    files: &[PathBuf],
+    output: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut documents = Vec::with_capacity(files.len());
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: cannot be read: {e}", file.display()))?;
+        if let Some(failure) = persisted::parse_failure(&text) {
+            return Err(format!("{}: is not a GraphQL document: {failure}", file.display()).into());
+        }
+        documents.push(text);
+    }
+    let manifest = Manifest::from_documents(documents);
+    match output {
+        None => print!("{}", manifest.to_json()),
+        Some(path) => {
+            std::fs::write(&path, manifest.to_json())
+                .map_err(|e| format!("{}: cannot be written: {e}", path.display()))?;
+            eprintln!(
+                "wrote {} trusted documents to {}",
+                manifest.len(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The first steps of every command that touches the database: read the settings, start logging

@@ -4,7 +4,7 @@
 /// Identity: password hashing, session tokens and cookies, who is asking (`Identity`, `Viewer`)
 /// and the authentication services.
 pub mod auth;
-/// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`.
+/// The command line: `serve`, `migrate`, `print-schema`, `seed-demo`, `trusted-documents`, …
 pub mod cli;
 /// The time the server goes by (tests move it forward).
 pub mod clock;

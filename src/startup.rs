@@ -16,7 +16,8 @@ use crate::domain::events::Bus;
 use crate::domain::{demo, lending, sessions, throttle};
 use crate::error::StartupError;
 use crate::graphql;
-use crate::graphql::documents::DocumentCache;
+use crate::graphql::Admission;
+use crate::graphql::persisted::Manifest;
 use crate::http::{self, AppState};
 use crate::live;
 
@@ -51,6 +52,7 @@ impl Application {
 
     /// The same, with test-only switches.
     pub async fn build_with(config: &Config, harness: Harness) -> Result<Self, StartupError> {
+        let manifest = trusted_documents(config)?;
         let (db, statements) = db::connect(config, harness.record_statements).await?;
         let passwords = Passwords::for_settings(&config.sessions)
             .await
@@ -113,7 +115,7 @@ impl Application {
                 auth,
                 statements,
                 config: Arc::new(config.clone()),
-                documents: Arc::new(DocumentCache::new(config.graphql.document_cache)),
+                admission: Arc::new(Admission::new(config, manifest)),
                 graphql_requests: Arc::default(),
                 live: http::ws::Live {
                     hub,
@@ -227,6 +229,30 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The manifest of `TRUSTED_DOCUMENTS` (empty when unset); a file that cannot be read, is not a
+/// manifest, or has a key that is not its document's hash stops start-up, naming the file.
+fn trusted_documents(config: &Config) -> Result<Manifest, StartupError> {
+    let graphql = &config.graphql;
+    let Some(path) = &graphql.trusted_documents else {
+        if graphql.trusted_documents_only {
+            return Err(StartupError::new(
+                "TRUSTED_DOCUMENTS_ONLY",
+                crate::config::TRUSTED_ONLY_NEEDS_A_MANIFEST,
+            ));
+        }
+        return Ok(Manifest::default());
+    };
+    let manifest = Manifest::load(path)
+        .map_err(|e| StartupError::new("TRUSTED_DOCUMENTS", format!("{}: {e}", path.display())))?;
+    tracing::info!(
+        documents = manifest.len(),
+        only = graphql.trusted_documents_only,
+        "loaded the trusted documents of {}",
+        path.display()
+    );
+    Ok(manifest)
 }
 
 /// Every `HOLD_SWEEP_INTERVAL` until the server stops, expires the ready holds past their pickup

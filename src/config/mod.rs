@@ -15,6 +15,10 @@ use crate::error::StartupError;
 /// The default database: an SQLite file in the working directory, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tkc_library.db";
 
+/// Why `TRUSTED_DOCUMENTS_ONLY` cannot go without `TRUSTED_DOCUMENTS`.
+pub const TRUSTED_ONLY_NEEDS_A_MANIFEST: &str =
+    "needs TRUSTED_DOCUMENTS, the manifest of the documents to run";
+
 /// Which kind of deployment this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -184,8 +188,17 @@ settings! {
     pub struct Graphql {
         /// Parsed documents kept by their text (0: none).
         document_cache: usize = "GRAPHQL_DOCUMENT_CACHE", default 1000, range 0..=1_000_000;
-        /// Answer introspection (and suggest field names in errors).
+        /// Answer introspection (and suggest field names in errors); when off, a document that
+        /// selects `__schema` or `__type` is refused.
         introspection: bool = "GRAPHQL_INTROSPECTION", default !ctx.production;
+        /// Documents registered by automatic persisted queries, kept by their hash (0: the
+        /// protocol is off).
+        persisted_queries: usize = "GRAPHQL_PERSISTED_QUERIES", default 1000, range 0..=1_000_000;
+        /// A manifest (JSON: sha256 → document) of the documents the server's own apps send,
+        /// loaded at start-up; they are always found by their hash.
+        trusted_documents: Option<std::path::PathBuf> = "TRUSTED_DOCUMENTS", default None;
+        /// Run only the documents of `TRUSTED_DOCUMENTS` (the playground is then off).
+        trusted_documents_only: bool = "TRUSTED_DOCUMENTS_ONLY", default false;
     }
 
     /// Subscriptions over WebSocket.
@@ -295,6 +308,12 @@ impl Config {
             lending: Lending::read(&get, &ctx)?,
             logging: Logging::read(&get, &ctx)?,
         };
+        if config.graphql.trusted_documents_only && config.graphql.trusted_documents.is_none() {
+            return Err(StartupError::new(
+                "TRUSTED_DOCUMENTS_ONLY",
+                TRUSTED_ONLY_NEEDS_A_MANIFEST,
+            ));
+        }
         if ctx.production {
             if config.database.seed_demo {
                 return Err(StartupError::new(

@@ -99,6 +99,34 @@ fn production_hides_introspection_and_the_playground_unless_asked() {
 }
 
 #[test]
+fn trusted_documents_only_needs_a_manifest_and_persisted_queries_are_bounded() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.graphql.persisted_queries, 1000);
+    assert!(c.graphql.trusted_documents.is_none() && !c.graphql.trusted_documents_only);
+    let err = config(&[("TRUSTED_DOCUMENTS_ONLY", "true")]).unwrap_err();
+    assert_eq!(err.setting, "TRUSTED_DOCUMENTS_ONLY");
+    assert!(err.message.contains("TRUSTED_DOCUMENTS"), "{err}");
+    let c = config(&[
+        ("TRUSTED_DOCUMENTS", "ops/manifest.json"),
+        ("TRUSTED_DOCUMENTS_ONLY", "true"),
+        ("GRAPHQL_PERSISTED_QUERIES", "0"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.graphql.trusted_documents.as_deref(),
+        Some(std::path::Path::new("ops/manifest.json"))
+    );
+    assert!(c.graphql.trusted_documents_only);
+    assert_eq!(c.graphql.persisted_queries, 0);
+    assert_eq!(
+        config(&[("GRAPHQL_PERSISTED_QUERIES", "-1")])
+            .unwrap_err()
+            .setting,
+        "GRAPHQL_PERSISTED_QUERIES"
+    );
+}
+
+#[test]
 fn cors_origins_are_exact_origins() {
     let c = config(&[(
         "CORS_ALLOWED_ORIGINS",

@@ -20,6 +20,13 @@ impl Setting for String {
     }
 }
 
+/// A file's path, as written.
+impl Setting for std::path::PathBuf {
+    fn parse(text: &str) -> Result<Self, String> {
+        Ok(Self::from(text))
+    }
+}
+
 impl Setting for bool {
     fn parse(text: &str) -> Result<Self, String> {
         match text.to_ascii_lowercase().as_str() {

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     // The HTTP request is not a GraphQL request we take (nothing ran; `status` says how).
-    /// A body or query string that is not a GraphQL request.
+    /// A body or query string that is not a GraphQL request, or a `persistedQuery` extension that
+    /// is malformed or whose hash is not the document's.
     BadRequest,
     /// A POST whose body is not JSON.
     UnsupportedMediaType,
@@ -33,6 +34,13 @@ pub enum Code {
     TooManyRootFields,
     /// More directives on a field than `GRAPHQL_MAX_DIRECTIVES`.
     TooManyDirectives,
+    /// A document sent by its hash alone that the server does not know (yet): send it again with
+    /// its text (automatic persisted queries).
+    PersistedQueryNotFound,
+    /// A document sent by its hash alone while `GRAPHQL_PERSISTED_QUERIES` is 0.
+    PersistedQueryNotSupported,
+    /// A document that is not in the trusted documents' manifest, while `TRUSTED_DOCUMENTS_ONLY`.
+    PersistedQueryNotAllowed,
     // Raised while executing (a field's error), or, for `BadUserInput`, before (a NUL refused).
     /// A value the client sent is refused; `extensions.field` names it.
     BadUserInput,
@@ -59,7 +67,7 @@ pub enum Code {
 }
 
 impl Code {
-    const ALL: [Self; 23] = [
+    const ALL: [Self; 26] = [
         Self::BadRequest,
         Self::UnsupportedMediaType,
         Self::MethodNotAllowed,
@@ -72,6 +80,9 @@ impl Code {
         Self::TooManyAliases,
         Self::TooManyRootFields,
         Self::TooManyDirectives,
+        Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotSupported,
+        Self::PersistedQueryNotAllowed,
         Self::BadUserInput,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -100,6 +111,9 @@ impl Code {
             Self::TooManyAliases => "TOO_MANY_ALIASES",
             Self::TooManyRootFields => "TOO_MANY_ROOT_FIELDS",
             Self::TooManyDirectives => "TOO_MANY_DIRECTIVES",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Self::PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
@@ -122,11 +136,15 @@ impl Code {
     /// Whether an error with this code and no path is about the request as a whole, so that
     /// nothing ran: the response then has no `data` and, in the GraphQL response media type,
     /// the status 400. (`BadUserInput` only without a path: a NUL refused before execution; with
-    /// a path it is a field's error.)
+    /// a path it is a field's error. `BadRequest` here is a `persistedQuery` extension refused.)
     pub const fn is_request_error(self) -> bool {
         matches!(
             self,
-            Self::BadUserInput
+            Self::BadRequest
+                | Self::PersistedQueryNotFound
+                | Self::PersistedQueryNotSupported
+                | Self::PersistedQueryNotAllowed
+                | Self::BadUserInput
                 | Self::GraphqlParseFailed
                 | Self::GraphqlValidationFailed
                 | Self::QueryTooDeep

@@ -1,7 +1,9 @@
 //! The GraphQL schema: per-domain roots merged into one, the role directive and its guard, the
-//! error-code mapping, the request-scoped loaders, and the SDL printer that `schema.graphql` is
-//! made with.
+//! error-code mapping, the request-scoped loaders, the SDL printer that `schema.graphql` is made
+//! with, and the admission every operation passes first (persisted and trusted documents, cost
+//! limits, introspection refused when off).
 
+mod admission;
 mod auth;
 pub mod budget;
 pub mod circulation;
@@ -16,6 +18,7 @@ mod lending;
 mod limits;
 mod live;
 pub mod loaders;
+pub mod persisted;
 mod post;
 pub mod roles;
 mod strings;
@@ -26,8 +29,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 
+pub use admission::Admission;
 pub use errors::{finish, is_request_error, refusal};
-pub use limits::admit;
 
 /// The root of every query.
 #[derive(MergedObject, Default)]
@@ -67,7 +70,8 @@ pub struct Services {
 }
 
 /// How the schema behaves: production hides introspection. (The cost limits are checked before
-/// the schema sees a request: [`admit`].)
+/// the schema sees a request, and a document asking for introspection when it is off is refused
+/// there: [`Admission`].)
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub introspection: bool,
@@ -82,7 +86,7 @@ impl Options {
 }
 
 /// Builds the schema. It has no extension, so that async-graphql resolves each field on its fast
-/// path: the limits are checked before execution ([`admit`]), `@requiresRole` by field guards
+/// path: the limits are checked before execution ([`Admission`]), `@requiresRole` by field guards
 /// ([`roles`]) and the error codes after it ([`finish`]).
 pub fn build(services: Services, options: Options) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);

@@ -3,7 +3,9 @@
 //! anything). The response is `application/graphql-response+json` when the client accepts it,
 //! `application/json` otherwise; a request error (a body that is not a GraphQL request, a document
 //! that does not parse or validate, a limit exceeded) has no `data` and, in the new media type, the
-//! status 400. Each request gets its own batch loaders and identity.
+//! status 400. A request may name its document by hash instead of sending it
+//! (`extensions.persistedQuery`: see [`crate::graphql::persisted`]), which makes GET URLs short.
+//! Each request gets its own batch loaders and identity.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::auth::Asker;
 use crate::error::Code;
 use crate::graphql::budget::ResponseBudget;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::persisted;
 
 /// One GraphQL request as a JSON body carries it; `null` means absent, unknown keys are ignored.
 #[derive(Deserialize)]
@@ -55,17 +58,15 @@ pub struct GetParams {
     extensions: Option<String>,
 }
 
-/// Builds the executable request from its parts; `Err` is the message of a 400.
+/// Builds the executable request from its parts; `Err` is the message of a 400. A request with
+/// `extensions.persistedQuery` may leave `query` out: its hash names the document.
 fn request(
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<serde_json::Value>,
     extensions: Option<HashMap<String, serde_json::Value>>,
 ) -> Result<async_graphql::Request, &'static str> {
-    let query = query
-        .filter(|q| !q.trim().is_empty())
-        .ok_or("the `query` parameter is missing")?;
-    let mut request = async_graphql::Request::new(query);
+    let mut request = async_graphql::Request::new(query.unwrap_or_default());
     if let Some(name) = operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
@@ -76,6 +77,9 @@ fn request(
         let value = async_graphql::Value::from_json(value)
             .map_err(|_| "`extensions` is not a JSON object")?;
         request.extensions.insert(key, value);
+    }
+    if request.query.trim().is_empty() && !persisted::names_a_document(&request) {
+        return Err("the `query` parameter is missing");
     }
     Ok(request)
 }
@@ -154,7 +158,9 @@ pub async fn post_handler(State(state): State<AppState>, http: Request) -> Respo
     execute(&state, who, requests, batch, media).await
 }
 
-/// GET: `?query=…&operationName=…&variables=<JSON>`; a mutation is refused with 405.
+/// GET: `?query=…&operationName=…&variables=<JSON>&extensions=<JSON>`, or the document named by
+/// its hash alone (`extensions={"persistedQuery":…}`, no `query`: a short, stable URL); a
+/// mutation is refused with 405, however it was named.
 pub async fn get_handler(
     State(state): State<AppState>,
     mut parts: Parts,
@@ -202,13 +208,13 @@ pub async fn get_handler(
     execute(&state, who, vec![request], false, media).await
 }
 
-/// Parses and measures one operation before anything else is spent on it (see
-/// [`crate::graphql::admit`]); a refusal is that operation's response.
+/// Settles, parses and measures one operation before anything else is spent on it (see
+/// [`crate::graphql::Admission`]); a refusal is that operation's response.
 fn admit(
     mut request: async_graphql::Request,
     state: &AppState,
 ) -> Result<async_graphql::Request, Box<async_graphql::Response>> {
-    match crate::graphql::admit(&mut request, &state.config.limits, &state.documents) {
+    match state.admission.admit(&mut request) {
         Ok(()) => Ok(request),
         Err(error) => Err(Box::new(async_graphql::Response::from_errors(vec![error]))),
     }

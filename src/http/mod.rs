@@ -29,8 +29,7 @@ use crate::auth::AuthServices;
 use crate::config::{Config, Origin};
 use crate::db::StatementMeter;
 use crate::error::Code;
-use crate::graphql::AppSchema;
-use crate::graphql::documents::DocumentCache;
+use crate::graphql::{Admission, AppSchema};
 
 /// The largest request body accepted (413 beyond, declared or chunked, before it is parsed).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -44,8 +43,9 @@ pub struct AppState {
     pub statements: Arc<StatementMeter>,
     /// Every setting.
     pub config: Arc<Config>,
-    /// Parsed documents by their text.
-    pub documents: Arc<DocumentCache>,
+    /// What every operation passes first: persisted and trusted documents, parsed documents by
+    /// their text, the cost limits.
+    pub admission: Arc<Admission>,
     /// GraphQL requests answered (each operation of a batch counts).
     pub graphql_requests: Arc<std::sync::atomic::AtomicU64>,
     /// What WebSocket connections share.
@@ -64,7 +64,8 @@ pub fn router(state: AppState, test_routes: bool) -> Router {
         )
         .route("/health", get(health::ready))
         .route("/live", get(health::live));
-    if config.http.playground {
+    // Trusted-only mode runs nothing but the manifest's documents: no playground to type others.
+    if config.http.playground && !config.graphql.trusted_documents_only {
         router = router
             .route("/", get(playground::page))
             .route("/playground", get(playground::page))

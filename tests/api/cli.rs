@@ -246,3 +246,134 @@ async fn create_user_makes_an_admin_who_can_sign_in() {
         .unwrap();
     assert_eq!(body["data"]["login"]["role"], "ADMIN", "{body}");
 }
+
+/// The playground's example operations, as absolute paths.
+fn playground_operations() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playground/operations");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn trusted_documents_writes_a_manifest_the_server_then_runs_alone() {
+    let files = playground_operations();
+    let mut args = vec!["trusted-documents"];
+    args.extend(files.iter().map(String::as_str));
+    let out = tkc("sqlite://unused.db", &args, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let manifest: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(manifest.len(), files.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trusted.json");
+    args.extend(["--output", path.to_str().unwrap()]);
+    let out = tkc("sqlite://unused.db", &args, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        stdout(&tkc("sqlite://unused.db", &args[..args.len() - 2], &[]))
+    );
+
+    let app = crate::helpers::TestApp::spawn_with(|c| {
+        c.graphql.trusted_documents = Some(path.clone());
+        c.graphql.trusted_documents_only = true;
+    })
+    .await;
+    let catalogue = std::fs::read_to_string(
+        files
+            .iter()
+            .find(|f| f.ends_with("/catalogue.graphql"))
+            .unwrap(),
+    )
+    .unwrap();
+    let hash = tkc_library::graphql::persisted::sha256_hex(&catalogue);
+    assert!(manifest.contains_key(&hash));
+    let body: serde_json::Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&serde_json::json!({
+            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+            "variables": { "first": 5 },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["items"]["totalCount"], 0, "{body}");
+    assert_eq!(
+        app.graphql("{ __typename }", serde_json::json!({})).await["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_ALLOWED"
+    );
+}
+
+#[tokio::test]
+async fn trusted_documents_refuses_a_file_that_is_not_a_document_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.graphql");
+    std::fs::write(&broken, "query Broken { items { ").unwrap();
+    let missing = dir.path().join("missing.graphql");
+
+    for file in [&broken, &missing] {
+        let out = tkc(
+            "sqlite://unused.db",
+            &["trusted-documents", file.to_str().unwrap()],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {}: ", file.display())),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_trusted_documents_manifest_stops_start_up_with_one_line_naming_the_file() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trusted.json");
+    std::fs::write(
+        &path,
+        r#"{"0000000000000000000000000000000000000000000000000000000000000000": "{ __typename }"}"#,
+    )
+    .unwrap();
+
+    let out = tkc(
+        &db.url,
+        &["serve"],
+        &[("TRUSTED_DOCUMENTS", path.to_str().unwrap()), ("PORT", "0")],
+    );
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: TRUSTED_DOCUMENTS: {}: ", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is not the SHA-256 of its document"),
+        "{stderr}"
+    );
+
+    let out = tkc(&db.url, &["serve"], &[("TRUSTED_DOCUMENTS_ONLY", "true")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.starts_with("error: TRUSTED_DOCUMENTS_ONLY: "),
+        "{stderr}"
+    );
+}

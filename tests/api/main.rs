@@ -26,6 +26,7 @@ mod ordering;
 mod outage;
 mod over_http;
 mod pagination;
+mod persisted;
 mod playground;
 mod process;
 mod production;

@@ -9,7 +9,9 @@
 //! - **While open**: `connection_init` within 10 s (else close 4408); a ping every
 //!   `GRAPHQL_WS_KEEPALIVE`, and a client silent for twice that is closed; at most
 //!   `GRAPHQL_WS_MAX_SUBSCRIPTIONS` subscriptions; every operation admitted by the same limits as
-//!   over HTTP; mutations are refused (they go by POST, where cookies can be set).
+//!   over HTTP; mutations are refused (they go by POST, where cookies can be set). A `subscribe`
+//!   may name its document by hash (`extensions.persistedQuery`); one whose document is refused
+//!   before parsing (not trusted in trusted-only mode, an unknown hash) gets an `error` message.
 //! - **The session**: checked again when the hub says the user's sessions or role changed (on any
 //!   instance) and when it would expire; once it has ended the connection is anonymous and its
 //!   personal subscriptions end with `UNAUTHENTICATED`.
@@ -23,6 +25,7 @@ mod operations;
 mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::Data;
@@ -51,6 +54,8 @@ pub const SUBPROTOCOL: &str = "graphql-transport-ws";
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one message may take to be sent before the client is given up on (it does not read).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Refusals of `subscribe` messages waiting to be sent; beyond, async-graphql answers them.
+const UNSENT_REFUSALS: usize = 16;
 
 /// What WebSocket connections share.
 #[derive(Clone)]
@@ -172,14 +177,28 @@ async fn serve(
         running: Arc::default(),
     };
     let (mut sink, input) = socket.split();
+    // A `subscribe` whose document is refused before parsing (not trusted, an unknown hash) is
+    // answered here with the protocol's `error` message; async-graphql never sees it.
+    let (refusals_tx, mut refusals) = tokio::sync::mpsc::channel::<String>(UNSENT_REFUSALS);
+    let initialised = Arc::new(AtomicBool::new(false));
+    let admission = Arc::clone(&state.admission);
+    let gate = Arc::clone(&initialised);
     let input = input
         .take_while(|m| future::ready(m.is_ok()))
-        .filter_map(|m| {
-            future::ready(match m {
-                Ok(Message::Text(text)) => Some(axum::body::Bytes::from(text)),
-                Ok(Message::Binary(bytes)) => Some(bytes),
-                _ => None,
-            })
+        .filter_map(move |m| {
+            let bytes = match m {
+                Ok(Message::Text(text)) => axum::body::Bytes::from(text),
+                Ok(Message::Binary(bytes)) => bytes,
+                _ => return future::ready(None),
+            };
+            if gate.load(Ordering::Acquire)
+                && let Some(refusal) = refuse_subscribe(&admission, &bytes)
+                // Too many refusals not sent yet: async-graphql answers this one (`next`).
+                && refusals_tx.try_send(refusal).is_ok()
+            {
+                return future::ready(None);
+            }
+            future::ready(Some(bytes))
         });
     let protocol = Protocol::new(
         operations,
@@ -207,9 +226,13 @@ async fn serve(
             }
             () = session.due() => Step::CheckSession,
             _ = pings.tick(), if acknowledged => Step::Send(Message::Text(r#"{"type":"ping"}"#.into())),
+            Some(refusal) = refusals.recv() => Step::Send(Message::Text(refusal.into())),
             message = protocol.next() => match message {
                 Some(WsMessage::Text(text)) => {
-                    acknowledged |= text.contains(r#""connection_ack""#);
+                    if !acknowledged && text.contains(r#""connection_ack""#) {
+                        acknowledged = true;
+                        initialised.store(true, Ordering::Release);
+                    }
                     Step::Send(Message::Text(text.into()))
                 }
                 Some(WsMessage::Close(code, reason)) => Step::Close(code, reason),
@@ -236,6 +259,25 @@ async fn serve(
             }
         }
     }
+}
+
+/// The `error` message answering `message` when it is a `subscribe` whose document is refused
+/// before it is parsed ([`crate::graphql::Admission::settle`]); `None` for anything else.
+fn refuse_subscribe(admission: &crate::graphql::Admission, message: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Incoming {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+        payload: Option<serde_json::Value>,
+    }
+    let incoming: Incoming = serde_json::from_slice(message).ok()?;
+    if incoming.kind != "subscribe" {
+        return None;
+    }
+    let mut request: async_graphql::Request = serde_json::from_value(incoming.payload?).ok()?;
+    let error = admission.settle(&mut request).err()?;
+    Some(serde_json::json!({ "type": "error", "id": incoming.id?, "payload": [error] }).to_string())
 }
 
 /// What the connection does next.

@@ -37,9 +37,7 @@ impl Executor for Operations {
         session: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let state = &self.state;
-        if let Err(error) =
-            crate::graphql::admit(&mut request, &state.config.limits, &state.documents)
-        {
+        if let Err(error) = state.admission.admit(&mut request) {
             return one(Response::from_errors(vec![error]));
         }
         let subscription = match crate::graphql::operation_type(&mut request) {
