@@ -1,5 +1,7 @@
-//! Orders and filters for the lists: an index per order a list can be walked in
-//! (`items (name_key, id)` for `NAME`, `items (status, created_at, id)` for a status filter), and
+//! Orders and filters for the lists: an index per order a list can be walked in (`items
+//! (name_key, id)` for `NAME`, `users (username_key, id)` for `USERNAME`, and `items (status, …)`
+//! for both item orders under a status filter; text keys compare by code point, under `COLLATE
+//! "C"` on PostgreSQL as SQLite does, so A→Z is the same on both), and
 //! `posts.search_key`, what a post search looks in: its title's and body's case keys, one per line
 //! (computed in Rust like the other case keys, because SQLite's `lower()` folds ASCII only), filled
 //! in here for existing posts. The entity leaves the column out, so reading posts never fetches it.
@@ -11,6 +13,26 @@ use unicode_normalization::UnicodeNormalization;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+/// `(name, table, columns)`; ` COLLATE` marks a text key (`COLLATE "C"` on PostgreSQL).
+const INDEXES: [(&str, &str, &str); 4] = [
+    ("items_name_key_id_idx", "items", "name_key COLLATE, id"),
+    (
+        "items_status_created_at_id_idx",
+        "items",
+        "status, created_at, id",
+    ),
+    (
+        "items_status_name_key_id_idx",
+        "items",
+        "status, name_key COLLATE, id",
+    ),
+    (
+        "users_username_key_id_idx",
+        "users",
+        "username_key COLLATE, id",
+    ),
+];
 
 /// Posts read and updated at a time while computing keys.
 const CHUNK: u64 = 200;
@@ -25,19 +47,14 @@ fn search_key(title: &str, body: &str) -> String {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for (name, columns) in [
-            ("items_name_key_id_idx", &[Items::NameKey, Items::Id][..]),
-            (
-                "items_status_created_at_id_idx",
-                &[Items::Status, Items::CreatedAt, Items::Id][..],
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Items::Table);
-            for column in columns {
-                index.col(column.clone());
-            }
-            manager.create_index(index.to_owned()).await?;
+        let collate = match db.get_database_backend() {
+            DbBackend::Postgres => r#" COLLATE "C""#,
+            _ => "",
+        };
+        for (name, table, columns) in INDEXES {
+            let columns = columns.replace(" COLLATE", collate);
+            db.execute_unprepared(&format!("CREATE INDEX {name} ON {table} ({columns})"))
+                .await?;
         }
 
         // Empty until computed: a post written by something other than the application (a
@@ -83,9 +100,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for name in ["items_name_key_id_idx", "items_status_created_at_id_idx"] {
-            manager
-                .drop_index(Index::drop().name(name).table(Items::Table).to_owned())
+        for (name, _, _) in INDEXES {
+            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
                 .await?;
         }
         Ok(())
@@ -153,15 +169,6 @@ async fn backfill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
             return Ok(());
         }
     }
-}
-
-#[derive(DeriveIden, Clone)]
-enum Items {
-    Table,
-    Id,
-    NameKey,
-    Status,
-    CreatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -21,6 +21,7 @@ use crate::error::AppError;
 pub const LOANS: Sort<loans::Model> = Sort {
     name: "loans.NEWEST",
     column: "checked_out_at",
+    text: false,
     descending: true,
     key: |m| (Key::Time(m.checked_out_at), m.id),
 };
@@ -29,6 +30,7 @@ pub const LOANS: Sort<loans::Model> = Sort {
 pub const HOLDS: Sort<holds::Model> = Sort {
     name: "holds.NEWEST",
     column: "placed_at",
+    text: false,
     descending: true,
     key: |m| (Key::Time(m.placed_at), m.id),
 };

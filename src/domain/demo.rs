@@ -168,7 +168,7 @@ pub async fn seed(
         for p in 0..3 {
             let (title, body) = POSTS[(i + p) % POSTS.len()];
             let written = at(i as i64 * 60 + 600 + p as i64 * 1_440 + i as i64 * 7);
-            posts::Entity::insert(posts::ActiveModel {
+            let post = posts::Entity::insert(posts::ActiveModel {
                 id: NotSet,
                 title: Set(title.to_owned()),
                 body: Set(body.to_owned()),
@@ -176,8 +176,9 @@ pub async fn seed(
                 updated_at: Set(written),
                 author_id: Set(user.id),
             })
-            .exec_without_returning(&txn)
+            .exec_with_returning(&txn)
             .await?;
+            super::posts::index_for_search(&txn, &post).await?;
             seeded.posts += 1;
         }
     }

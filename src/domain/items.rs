@@ -29,6 +29,7 @@ impl ItemOrder {
         const NEWEST: Sort<items::Model> = Sort {
             name: "items.NEWEST",
             column: "created_at",
+            text: false,
             descending: true,
             key: |m| (Key::Time(m.created_at), m.id),
         };
@@ -40,6 +41,7 @@ impl ItemOrder {
         const NAME: Sort<items::Model> = Sort {
             name: "items.NAME",
             column: "name_key",
+            text: true,
             descending: false,
             key: |m| (Key::Text(m.name_key.clone()), m.id),
         };

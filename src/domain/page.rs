@@ -5,9 +5,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::error::AppError;
 
@@ -39,6 +41,9 @@ pub struct Sort<M> {
     pub name: &'static str,
     /// The key column (its table's index on `(column, id)` serves the order).
     pub column: &'static str,
+    /// The key is a text (else a time). Texts compare by code point on both databases: on
+    /// PostgreSQL under `COLLATE "C"` (its indexes on text keys are built so), as SQLite does.
+    pub text: bool,
     /// Newest (or Z) first.
     pub descending: bool,
     /// A row's key and id.
@@ -64,13 +69,21 @@ impl<M> Sort<M> {
                 "is a cursor of another list or order: pass a cursor this list gave with the same `orderBy`",
             ));
         }
-        let key = match sent.key.strip_prefix('t') {
-            Some(micros) => micros
-                .parse()
-                .ok()
+        // Only what this order's rows can hold: a time both databases store, or a text without
+        // NUL no longer than any key.
+        let key = match self.text {
+            false => sent
+                .key
+                .strip_prefix('t')
+                .and_then(|micros| micros.parse().ok())
                 .and_then(DateTime::from_timestamp_micros)
+                .filter(|t| (1..=9999).contains(&t.year()))
                 .map(Key::Time),
-            None => sent.key.strip_prefix('s').map(|s| Key::Text(s.to_owned())),
+            true => sent
+                .key
+                .strip_prefix('s')
+                .filter(|s| s.len() <= MAX_TEXT_KEY && !s.contains('\0'))
+                .map(|s| Key::Text(s.to_owned())),
         }
         .ok_or_else(|| AppError::bad_input(field, "is not a valid cursor"))?;
         Ok(Cursor {
@@ -80,11 +93,21 @@ impl<M> Sort<M> {
         })
     }
 
+    /// The key column of `table` as this order compares it on `backend`.
+    fn key_column(&self, backend: DbBackend, table: &str) -> Expr {
+        match self.text && backend == DbBackend::Postgres {
+            true => Expr::cust(format!(r#""{table}"."{}" COLLATE "C""#, self.column)),
+            false => Expr::col((Alias::new(table), Alias::new(self.column))),
+        }
+    }
+
     /// The SQL condition "the row is `side` of `cursor`" in this order, on `(table.column,
     /// table.id)`.
-    pub fn seek(&self, table: &str, side: Side, cursor: &Cursor) -> SimpleExpr {
-        let col = |c: &str| Expr::col((Alias::new(table), Alias::new(c)));
-        let key = Expr::tuple([col(self.column), col("id")]);
+    pub fn seek(&self, backend: DbBackend, table: &str, side: Side, cursor: &Cursor) -> SimpleExpr {
+        let key = Expr::tuple([
+            self.key_column(backend, table),
+            Expr::col((Alias::new(table), Alias::new("id"))),
+        ]);
         let at = Expr::tuple([Expr::val(cursor.key.value()), Expr::val(cursor.id)]);
         // In an ascending order, "after" is "greater".
         let greater = matches!(side, Side::After | Side::AtOrAfter) != self.descending;
@@ -96,6 +119,10 @@ impl<M> Sort<M> {
         }
     }
 }
+
+/// The longest text key a cursor may carry (keys are case keys of names of at most 200
+/// characters, which folding can lengthen).
+const MAX_TEXT_KEY: usize = 4096;
 
 /// Where rows lie relative to a cursor, in the list's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,13 +357,14 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
+    let backend = db.get_database_backend();
     let (after, before) = request.bounds(sort)?;
     let mut bounded = select.clone();
     if let Some(cursor) = &after {
-        bounded = bounded.filter(sort.seek(table, Side::After, cursor));
+        bounded = bounded.filter(sort.seek(backend, table, Side::After, cursor));
     }
     if let Some(cursor) = &before {
-        bounded = bounded.filter(sort.seek(table, Side::Before, cursor));
+        bounded = bounded.filter(sort.seek(backend, table, Side::Before, cursor));
     }
     let order = match request.walks_descending(sort) {
         true => Order::Desc,
@@ -344,7 +372,7 @@ where
     };
     let col = |c: &str| Expr::col((Alias::new(table), Alias::new(c)));
     let rows = bounded
-        .order_by(col(sort.column), order.clone())
+        .order_by(sort.key_column(backend, table), order.clone())
         .order_by(col("id"), order)
         .limit(request.size + 1)
         .all(db)
@@ -352,7 +380,7 @@ where
     let beyond = match request.beyond(after, before) {
         Some((side, cursor)) if request.exact => Some(
             select
-                .filter(sort.seek(table, side, &cursor))
+                .filter(sort.seek(backend, table, side, &cursor))
                 .select_only()
                 .column_as(col("id"), "id")
                 .limit(1)
@@ -403,12 +431,14 @@ mod tests {
     const BY_TIME: Sort<Row> = Sort {
         name: "rows.NEWEST",
         column: "created_at",
+        text: false,
         descending: true,
         key: |r| (Key::Time(r.0), r.2),
     };
     const BY_NAME: Sort<Row> = Sort {
         name: "rows.NAME",
         column: "name_key",
+        text: true,
         descending: false,
         key: |r| (Key::Text(r.1.clone()), r.2),
     };
@@ -450,8 +480,18 @@ mod tests {
                 "{bad}"
             );
         }
-        let odd_key = SentCursor::decode("after", &URL_SAFE_NO_PAD.encode("v2:rows.NEWEST:1:tx"));
-        assert!(BY_TIME.read("after", &odd_key.unwrap()).is_err());
+        // Shaped right, but not a key this order's rows can hold.
+        for (sort, key) in [
+            (&BY_TIME, "tx"),
+            (&BY_TIME, "sabc"),
+            (&BY_TIME, "t-300000000000000000"),
+            (&BY_NAME, "t1"),
+            (&BY_NAME, "sa\0b"),
+        ] {
+            let text = format!("v2:{}:1:{key}", sort.name);
+            let sent = SentCursor::decode("after", &URL_SAFE_NO_PAD.encode(text)).unwrap();
+            assert!(sort.read("after", &sent).is_err(), "{key}");
+        }
         for (first, last, field) in [
             (Some(-1), None, "first"),
             (Some(101), None, "first"),

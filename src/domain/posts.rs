@@ -40,6 +40,7 @@ impl PostOrder {
 const NEWEST: Sort<posts::Model> = Sort {
     name: "posts.NEWEST",
     column: "created_at",
+    text: false,
     descending: true,
     key: |m| (Key::Time(m.created_at), m.id),
 };
@@ -64,7 +65,7 @@ pub struct PostFilter {
 /// Posts by id, oldest first, in one statement.
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<posts::Model>, DbErr> {
     let sql = format!(
-        "SELECT * FROM posts WHERE {} ORDER BY id",
+        "SELECT id, title, body, created_at, updated_at, author_id FROM posts WHERE {} ORDER BY id",
         page::in_ids(db, "id")
     );
     Posts::find()
@@ -140,7 +141,7 @@ fn search_key(title: &str, body: &str) -> String {
 
 /// Stores a post's search key (a column the entity leaves out, so that reading posts never
 /// fetches it).
-async fn index_for_search(db: &impl ConnectionTrait, post: &posts::Model) -> Result<(), DbErr> {
+pub async fn index_for_search(db: &impl ConnectionTrait, post: &posts::Model) -> Result<(), DbErr> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => "UPDATE posts SET search_key = $1 WHERE id = $2",
         _ => "UPDATE posts SET search_key = ?1 WHERE id = ?2",

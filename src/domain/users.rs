@@ -31,6 +31,7 @@ impl UserOrder {
         const OLDEST: Sort<users::Model> = Sort {
             name: "users.OLDEST",
             column: "created_at",
+            text: false,
             descending: false,
             key: |m| (Key::Time(m.created_at), m.id),
         };
@@ -42,6 +43,7 @@ impl UserOrder {
         const USERNAME: Sort<users::Model> = Sort {
             name: "users.USERNAME",
             column: "username_key",
+            text: true,
             descending: false,
             key: |m| (Key::Text(m.username_key.clone()), m.id),
         };

@@ -2,8 +2,8 @@
 //! the document with its fragments expanded ([`super::expansion`], in time linear in its text),
 //! then nesting depth, complexity, aliases, root fields and directives per field. Complexity
 //! counts the objects a query can return: each field with a selection costs 1, and a list field's
-//! selection (a field that takes `first`) counts `first` times (the field's declared default when
-//! it is not given); scalar fields are free (aliases and root fields bound those). Which fields
+//! selection (a field that takes `first`) counts `first` or `last` times (the larger if both are
+//! given, 20 when neither is); scalar fields are free (aliases and root fields bound those). Which fields
 //! are lists, and of what type each field is, is read from the schema's own types. Introspection
 //! (`__schema`, `__type`, `__typename`) is left out of depth and complexity, so that tools such as
 //! GraphiQL can load the schema; root `__typename`s still count as root fields, so a flood of them
@@ -90,7 +90,7 @@ pub fn check(
             return Err(refuse(
                 Code::QueryTooComplex,
                 format!(
-                    "the query's complexity is {}; at most {} is allowed (each object counts 1, a page's objects count `first` times)",
+                    "the query's complexity is {}; at most {} is allowed (each object counts 1, a page's objects count `first` or `last` times)",
                     measure.complexity, limits.complexity
                 ),
             ));

@@ -186,6 +186,8 @@ impl PersistedDocuments {
         let hash = requested_hash(request)?;
         let sent = !request.query.trim().is_empty();
         match (hash, sent) {
+            // No document at all: nothing to trust either.
+            (None, false) if self.trusted_only => Err(not_allowed()),
             (None, false) => Ok(None),
             (None, true) => {
                 if self.trusted_only && self.trusted.get(&sha256_hex(&request.query)).is_none() {
