@@ -189,7 +189,8 @@ fn start() -> Result<(Config, WorkerGuard), StartupError> {
 async fn connect(config: &Config) -> Result<DatabaseConnection, Box<dyn std::error::Error>> {
     let (db, _) = db::connect(config, false).await?;
     if config.database.auto_migrate {
-        Migrator::up(&db, None).await?;
+        let own = db::migration_connection(config).await?;
+        Migrator::up(own.as_ref().unwrap_or(&db), None).await?;
     }
     Ok(db)
 }
@@ -246,12 +247,13 @@ fn explain(e: crate::error::AppError) -> String {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> Result<(), Box<dyn std::error::Error>> {
-    // One connection: `fresh` turns SQLite's foreign keys off with a PRAGMA, which holds for its
-    // own connection only; from a pool, a later DROP could run on another connection with them
-    // on, and fail on a table already dropped.
-    let mut config = config.clone();
-    config.database.max_connections = 1;
-    let (db, _) = db::connect(&config, false).await?;
+    // One connection (see `migration_connection`): `fresh` turns SQLite's foreign keys off with a
+    // PRAGMA, which holds for its own connection only; from a pool, a later DROP could run on
+    // another connection with them on, and fail on a table already dropped.
+    let db = match db::migration_connection(config).await? {
+        Some(own) => own,
+        None => db::connect(config, false).await?.0,
+    };
     match action {
         MigrateAction::Up => Migrator::up(&db, None).await?,
         MigrateAction::Down => Migrator::down(&db, Some(1)).await?,

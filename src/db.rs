@@ -57,6 +57,23 @@ impl StatementMeter {
     }
 }
 
+/// The connection to migrate on: one connection (so that a session setting, such as the `PRAGMA
+/// foreign_keys` that `fresh` sets on SQLite, holds for every statement) with no statement
+/// timeout (an index on a large table takes as long as it takes: the request timeout is for
+/// requests). `None` for an in-memory SQLite database, which exists only in the pool's own
+/// connections: migrate it through the pool.
+pub async fn migration_connection(
+    config: &Config,
+) -> Result<Option<DatabaseConnection>, StartupError> {
+    if config.database.url.is_sqlite() && config.database.url.expose().contains("memory") {
+        return Ok(None);
+    }
+    let mut own = config.clone();
+    own.database.max_connections = 1;
+    own.database.statement_timeout = Some(Duration::ZERO);
+    Ok(Some(connect(&own, false).await?.0))
+}
+
 /// Opens the pool described by `config`, checking that the database answers.
 pub async fn connect(
     config: &Config,

@@ -59,9 +59,13 @@ impl Application {
             .map_err(|e| StartupError::new("PASSWORD_HASH_CONCURRENCY", format!("{e:?}")))?;
 
         if config.database.auto_migrate {
-            Migrator::up(&db, None)
+            let own = db::migration_connection(config).await?;
+            Migrator::up(own.as_ref().unwrap_or(&db), None)
                 .await
                 .map_err(|e| StartupError::new("AUTO_MIGRATE", format!("migrating failed: {e}")))?;
+            if let Some(own) = own {
+                own.close().await.ok();
+            }
         }
         if config.database.seed_demo {
             seed_if_empty(&db, &passwords, &config.lending).await?;
