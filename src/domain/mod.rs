@@ -7,6 +7,7 @@ pub mod events;
 pub mod items;
 pub mod lending;
 pub mod page;
+pub mod pictures;
 pub mod posts;
 pub mod sessions;
 pub mod signin;
