@@ -449,6 +449,14 @@ async fn over_websocket_trusted_only_mode_answers_an_unknown_document_with_an_er
         refusal["payload"][0]["extensions"]["code"],
         "PERSISTED_QUERY_NOT_ALLOWED"
     );
+    // No document at all is not trusted either: refused before the parser sees it.
+    socket.subscribe("2b", "   ", json!({})).await;
+    let refusal = socket.receive().await.unwrap();
+    assert_eq!(refusal["type"], "error", "{refusal}");
+    assert_eq!(
+        refusal["payload"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED",
+        "{refusal}"
+    );
 
     // A listed query, by its hash, runs over the socket; so does a listed subscription.
     socket
